@@ -1,0 +1,35 @@
+# Results -> one tidy table, markdown tables and the deck's context (every number the deck shows).
+
+
+localrules:
+    resolved_config,
+    aggregate,
+
+
+rule resolved_config:
+    """The validated config with defaults filled in; rewritten only when its content changes."""
+    output:
+        "results/{study}/config.resolved.json",
+    params:
+        cfg=json.dumps(CONFIG, sort_keys=True),
+    run:
+        from peftdeck.results import write_json_atomic
+
+        write_json_atomic(output[0], json.loads(params.cfg))
+
+
+rule aggregate:
+    input:
+        cfg="results/{study}/config.resolved.json",
+        cells=present_cells(),
+    output:
+        csv=P.cells_csv("{study}"),
+        summary=P.summary_json("{study}"),
+    log:
+        "results/{study}/logs/aggregate.log",
+    params:
+        out_dir=lambda wc: P.tables_dir(wc.study),
+        allow_missing="--allow-missing" if CONFIG["allow_missing"] else "",
+    shell:
+        "{PY} -m peftdeck.aggregate --config {input.cfg:q} --out-dir {params.out_dir:q}"
+        " {params.allow_missing} > {log:q} 2>&1"

@@ -1,0 +1,262 @@
+"""Load, validate and expand a study configuration.
+
+The YAML is checked against `workflow/schemas/config.schema.yaml` (defaults filled in), then against
+the things a schema cannot say (an experiment naming a method that is not defined, a method kind
+that is not registered). Every error names the key, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import itertools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import paths
+from .paths import Cell
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+# The reference deck's methods and their defaults; a config may override any field or add instances.
+DEFAULT_METHODS: dict[str, dict[str, Any]] = {
+    "full_ft": {"kind": "full_ft", "lr": 2e-5, "label": "Full FT"},
+    "bitfit": {"kind": "bitfit", "lr": 1e-3, "label": "BitFit"},
+    "bitfit_subset": {"kind": "bitfit_subset", "lr": 1e-3, "label": "BitFit subset"},
+    "lora": {"kind": "lora", "lr": 5e-4, "label": "LoRA (r=8)", "r": 8, "alpha": 16, "dropout": 0.1,
+             "target_modules": ["query", "value"]},
+    "prompt_tuning": {"kind": "prompt_tuning", "lr": 3e-2, "label": "Prompt tuning", "num_virtual_tokens": 20},
+}
+
+HUB_DATASETS = {
+    "sst2": "glue/sst2", "mrpc": "glue/mrpc", "rte": "glue/rte", "cola": "glue/cola",
+    "stsb": "glue/stsb", "imdb": "imdb", "squad": "squad",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be run; the message says which key and how to fix it."""
+
+
+def _schema() -> dict[str, Any]:
+    with open(SCHEMA_PATH) as f:
+        return yaml.safe_load(f)
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _allowed(error) -> str:
+    schema = error.schema
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    if "const" in schema:
+        return repr(schema["const"])
+    if error.validator == "additionalProperties":
+        props = sorted(error.schema.get("properties", {}))
+        return "known keys: " + ", ".join(props) if props else "no extra keys"
+    if error.validator == "propertyNames":
+        sub = schema["propertyNames"]
+        return "names " + (", ".join(sub["enum"]) if "enum" in sub else f"matching {sub.get('pattern')}")
+    if error.validator in ("oneOf", "anyOf"):
+        return " or ".join(s.get("description", str(s)) if "type" not in s else f"type {s['type']}"
+                           for s in schema[error.validator])
+    if "type" in schema:
+        return f"type {schema['type']}"
+    return f"{error.validator} {error.validator_value!r}"
+
+
+def _fill_defaults(instance: Any, schema: dict[str, Any], root: dict[str, Any]) -> None:
+    """Fill `default:` values of the schema into the instance, recursively (objects only)."""
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
+    if not isinstance(instance, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in schema.get("properties", {}):
+                _fill_defaults(value, extra, root)
+
+
+def _coerce_cli_values(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """`snakemake --config allow_missing=true` passes text; read booleans and numbers as such."""
+    out = dict(config)
+    for key, value in config.items():
+        typ = schema.get("properties", {}).get(key, {}).get("type")
+        if isinstance(value, str) and typ == "boolean" and value.lower() in ("true", "false"):
+            out[key] = value.lower() == "true"
+    return out
+
+
+def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Return a validated copy of `config` with defaults filled in; raise ConfigError otherwise."""
+    import jsonschema
+
+    if not isinstance(config, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(config).__name__}")
+    schema = _schema()
+    config = _coerce_cli_values(config, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        lines = []
+        for e in errors[:10]:
+            if e.validator == "additionalProperties":
+                known = set(e.schema.get("properties", {}))
+                bad = [k for k in e.instance if k not in known]
+                where = _key(e.absolute_path)
+                lines.append(f"unknown key(s) {', '.join(map(repr, bad))} under {where}; {_allowed(e)}")
+            elif e.validator == "required":
+                lines.append(f"{_key(e.absolute_path)}: {e.message}")
+            else:
+                value = e.instance if not isinstance(e.instance, (dict, list)) else "…"
+                lines.append(f"key {_key(e.absolute_path)}: value {value!r} is not allowed; expected {_allowed(e)}")
+        raise ConfigError(f"{source} is invalid:\n  - " + "\n  - ".join(lines))
+    config = copy.deepcopy(config)
+    _fill_defaults(config, schema, schema)
+
+    # Methods: built-in defaults, overridden field by field by the config.
+    from .methods import METHOD_KINDS
+
+    methods = copy.deepcopy(DEFAULT_METHODS)
+    for name, spec in (config.get("methods") or {}).items():
+        merged = {**methods.get(name, {"kind": name}), **spec}
+        methods[name] = merged
+    for name, spec in methods.items():
+        if spec["kind"] not in METHOD_KINDS:
+            raise ConfigError(
+                f"{source}: key methods.{name}.kind: value {spec['kind']!r} is not a registered method kind; "
+                f"allowed: {', '.join(sorted(METHOD_KINDS))}"
+            )
+        spec.setdefault("label", name)
+    config["methods"] = methods
+
+    for exp_name, exp in config["experiments"].items():
+        for i, method in enumerate(exp["methods"]):
+            if method not in methods:
+                raise ConfigError(
+                    f"{source}: key experiments.{exp_name}.methods[{i}]: value {method!r} is not a defined method; "
+                    f"allowed: {', '.join(sorted(methods))} (or define it under `methods:`)"
+                )
+        for i, task in enumerate(exp["tasks"]):
+            if task not in config["data"]:
+                raise ConfigError(
+                    f"{source}: key experiments.{exp_name}.tasks[{i}]: task {task!r} has no data source; "
+                    f"add `data.{task}: {{source: hub|local|demo, ...}}`"
+                )
+    for task, src in config["data"].items():
+        if src["source"] == "local" and not src.get("path"):
+            raise ConfigError(f"{source}: key data.{task}: source local needs `path:` (the folder with the original files)")
+    model = config["model"]
+    need = {"hub": "id", "local": "path", "random": "path", "package": "package"}.get(model["source"])
+    if need and not model.get(need):
+        raise ConfigError(f"{source}: key model: source {model['source']} needs `{need}:`")
+    return config
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass e.g. --configfile config/demo.yaml")
+    with open(path) as f:
+        try:
+            raw = yaml.safe_load(f)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    return validate(raw or {}, source=str(path))
+
+
+# --- expansion ---------------------------------------------------------------------------------
+
+def enabled_experiments(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in config["experiments"].items() if v.get("enabled", True)}
+
+
+def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:
+    """The cells of one experiment, in a stable order."""
+    exp = config["experiments"][name]
+    out = []
+    for task, method, size, sched, bs, seed in itertools.product(
+        exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["batch_sizes"], exp["seeds"]
+    ):
+        lrs = exp.get("learning_rates") or [config["methods"][method]["lr"]]
+        for lr in lrs:
+            out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(lr), int(bs), int(seed)))
+    return out
+
+
+def all_cells(config: dict[str, Any]) -> list[Cell]:
+    """Every cell of every enabled experiment, each once."""
+    seen: dict[str, Cell] = {}
+    for name in enabled_experiments(config):
+        for cell in experiment_cells(config, name):
+            seen.setdefault(cell.path, cell)
+    return list(seen.values())
+
+
+# --- resolution: where things are for one cell ---------------------------------------------------
+
+def model_location(config: dict[str, Any]) -> str:
+    model = config["model"]
+    src = model["source"]
+    if src == "demo":
+        return paths.demo_model_dir(config["study"])
+    if src == "hub":
+        return paths.hub_model_dir(model["id"])
+    if src == "package":
+        spec = importlib.util.find_spec(model["package"])
+        if spec is None or not spec.origin:
+            raise ConfigError(
+                f"key model.package: package {model['package']!r} is not installed; "
+                f"install it (e.g. pip install {model['package'].replace('_', '-')}) or use source local"
+            )
+        return str(Path(spec.origin).parent / "model")
+    return model["path"]
+
+
+def model_name(config: dict[str, Any]) -> str:
+    model = config["model"]
+    if model.get("name"):
+        return model["name"]
+    return model.get("id") or model.get("package") or Path(model.get("path", "demo-bert")).name or "model"
+
+
+def data_location(config: dict[str, Any], task: str) -> str:
+    src = config["data"][task]
+    if src["source"] == "demo":
+        return f"{paths.demo_data_dir(config['study'])}/{task}"
+    if src["source"] == "hub":
+        return paths.hub_data_dir(task)
+    return src["path"]
+
+
+def resolve_cell(config: dict[str, Any], cell: Cell) -> dict[str, Any]:
+    """Everything one training job needs, as plain JSON-able data."""
+    if cell.task not in config["data"]:
+        raise ConfigError(f"task {cell.task!r} has no data source in the config; known: {', '.join(config['data'])}")
+    if cell.method not in config["methods"]:
+        raise ConfigError(f"method {cell.method!r} is not defined; known: {', '.join(config['methods'])}")
+    method = dict(config["methods"][cell.method])
+    src = config["data"][cell.task]
+    return {
+        "cell": cell.as_dict(),
+        "method": {"name": cell.method, "kind": method.pop("kind"), "label": method.pop("label"),
+                   "options": {k: v for k, v in method.items() if k != "lr"}},
+        "schedule": paths.parse_sched(cell.sched),
+        "model": {"source": config["model"]["source"], "location": model_location(config),
+                  "name": model_name(config)},
+        "data": {"source": src["source"], "location": data_location(config, cell.task),
+                 "files": src.get("files")},
+        "training": dict(config["training"]),
+    }

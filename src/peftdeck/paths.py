@@ -1,0 +1,181 @@
+"""Every path the pipeline reads or writes is built here, and only here.
+
+A cell's address is its output path::
+
+    results/<study>/runs/<task>/<method>/n<size>/<sched>-lr<lr>-bs<bs>/seed<seed>/metrics.json
+
+so asking Snakemake for that one file runs exactly that cell.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+RESULTS = "results"
+RESOURCES = "resources"
+SLIDES = "slides"
+
+CELL_PATTERN = (
+    RESULTS + "/{study}/runs/{task}/{method}/n{size}/{sched}-lr{lr}-bs{bs}/seed{seed}/metrics.json"
+)
+
+# Regular expressions for the wildcards that do not depend on the config.
+WILDCARD_RES = {
+    "study": r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    "size": r"[0-9]+|all",
+    "sched": r"ep[0-9.]+|st[0-9]+x[0-9.]+",
+    "lr": r"[0-9.]+(?:e[-+]?[0-9]+)?",
+    "bs": r"[0-9]+",
+    "seed": r"[0-9]+",
+}
+
+
+def fmt_float(x: float) -> str:
+    """Shortest stable text for a number in a path: 2e-05, 0.001, 3."""
+    return f"{float(x):g}"
+
+
+def sched_tag(schedule: dict[str, Any]) -> str:
+    """`{epochs: 3}` -> `ep3`; `{steps: 2000, epochs: 2}` -> `st2000x2`."""
+    epochs = fmt_float(schedule["epochs"])
+    if schedule.get("steps"):
+        return f"st{int(schedule['steps'])}x{epochs}"
+    return f"ep{epochs}"
+
+
+def parse_sched(tag: str) -> dict[str, Any]:
+    m = re.fullmatch(r"ep([0-9.]+)", tag)
+    if m:
+        return {"epochs": float(m.group(1))}
+    m = re.fullmatch(r"st([0-9]+)x([0-9.]+)", tag)
+    if m:
+        return {"steps": int(m.group(1)), "epochs": float(m.group(2))}
+    raise ValueError(f"schedule tag {tag!r} is neither ep<E> nor st<S>x<E>")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One training run: everything that tells two runs of a study apart."""
+
+    study: str
+    task: str
+    method: str
+    train_size: int | str  # an int, or "all"
+    sched: str
+    lr: float
+    batch_size: int
+    seed: int
+
+    @property
+    def path(self) -> str:
+        return cell_path(self)
+
+    @property
+    def dir(self) -> str:
+        return self.path.rsplit("/", 1)[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "task": self.task,
+            "method": self.method,
+            "train_size": self.train_size,
+            "schedule": self.sched,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
+
+
+def cell_wildcards(cell: Cell) -> dict[str, str]:
+    return {
+        "study": cell.study,
+        "task": cell.task,
+        "method": cell.method,
+        "size": str(cell.train_size),
+        "sched": cell.sched,
+        "lr": fmt_float(cell.lr),
+        "bs": str(cell.batch_size),
+        "seed": str(cell.seed),
+    }
+
+
+def cell_path(cell: Cell) -> str:
+    return CELL_PATTERN.format(**cell_wildcards(cell))
+
+
+def cell_from_wildcards(w: Any) -> Cell:
+    """Build a Cell from Snakemake wildcards (or any mapping with the same keys)."""
+    get = (lambda k: w[k]) if isinstance(w, dict) else (lambda k: getattr(w, k))
+    size = get("size")
+    return Cell(
+        study=get("study"),
+        task=get("task"),
+        method=get("method"),
+        train_size="all" if size == "all" else int(size),
+        sched=get("sched"),
+        lr=float(get("lr")),
+        batch_size=int(get("bs")),
+        seed=int(get("seed")),
+    )
+
+
+_CELL_RE = re.compile(
+    r"(?:.*/)?" + re.escape(RESULTS) + r"/(?P<study>[^/]+)/runs/(?P<task>[^/]+)/(?P<method>[^/]+)/"
+    r"n(?P<size>[0-9]+|all)/(?P<sched>ep[0-9.]+|st[0-9]+x[0-9.]+)-lr(?P<lr>[0-9.]+(?:e[-+]?[0-9]+)?)"
+    r"-bs(?P<bs>[0-9]+)/seed(?P<seed>[0-9]+)/metrics\.json"
+)
+
+
+def parse_cell_path(path: str) -> Cell:
+    """Inverse of `cell_path`; raises ValueError on anything that is not a cell address."""
+    m = _CELL_RE.fullmatch(str(path))
+    if not m:
+        raise ValueError(
+            f"{path!r} is not a cell address; expected {CELL_PATTERN} "
+            "(e.g. results/demo/runs/sst2/bitfit/nall/ep3-lr0.001-bs16/seed42/metrics.json)"
+        )
+    return cell_from_wildcards(m.groupdict())
+
+
+# --- study-level outputs --------------------------------------------------------------------
+
+def study_dir(study: str) -> str:
+    return f"{RESULTS}/{study}"
+
+
+def demo_data_dir(study: str) -> str:
+    return f"{RESULTS}/{study}/demo_data"
+
+
+def demo_model_dir(study: str) -> str:
+    return f"{RESULTS}/{study}/model"
+
+
+def hub_model_dir(model_id: str) -> str:
+    return f"{RESOURCES}/models/{model_id.replace('/', '--')}"
+
+
+def hub_data_dir(task: str) -> str:
+    return f"{RESOURCES}/data/{task}"
+
+
+def tables_dir(study: str) -> str:
+    return f"{RESULTS}/{study}/tables"
+
+
+def cells_csv(study: str) -> str:
+    return f"{tables_dir(study)}/cells.csv"
+
+
+def summary_json(study: str) -> str:
+    return f"{tables_dir(study)}/summary.json"
+
+
+def figures_dir() -> str:
+    return f"{SLIDES}/figures"
+
+
+def deck_md() -> str:
+    return f"{SLIDES}/deck.md"
