@@ -20,7 +20,9 @@ rule train_cell:
         mem_mb=lambda wc, attempt: 16000 * attempt,
         runtime=lambda wc, attempt: 240 * attempt,
     shell:
-        "{PY} -m peftdeck.run_cell --spec {params.spec:q} --out {output:q} --attempt {resources.attempt}"
+        # Jobs never touch the network: everything they read was fetched by a local rule.
+        "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1"
+        " {PY} -m peftdeck.run_cell --spec {params.spec:q} --out {output:q} --attempt {resources.attempt}"
         " > {log:q} 2>&1"
 
 

@@ -96,6 +96,11 @@ class SentenceTask(Task):
                 label = float(value)
                 if not math.isfinite(label):
                     raise ValueError
+                if not isinstance(value, str) and float(np.float32(label)) == label:
+                    # The Hub stores STS-B scores as float32 (3.8 arrives as 3.7999999523...); the
+                    # shortest decimal that round-trips gives back the file's value, so a Hub copy
+                    # and the original TSV yield the same rows.
+                    label = float(str(np.float32(label)))
                 return label
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError

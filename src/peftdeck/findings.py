@@ -1,0 +1,673 @@
+"""Every claim the deck makes, computed from the tidy cell table.
+
+Pure functions: a DataFrame (one row per experiment and cell, as `peftdeck.aggregate.collect` builds
+it, plus rows with `missing=True` for cells that have no result yet) goes in, plain JSON-able data
+comes out. Each finding carries the numbers behind it and a `supported` flag; the deck prints a
+sentence only when its finding is supported.
+
+Conventions:
+
+* scores are percentages (0-100), as in the cell files;
+* comparisons stay within one experiment; an experiment's reference is its first method whose
+  `method_kind` is ``full_ft``;
+* seeds are averaged; a standard deviation is given only when more than one seed is present;
+* a (task, method) entry with a collapsed run (it predicted one class for >= 99 % of the evaluation
+  set) is flagged and left out of every "who wins" comparison;
+* when one (task, method) was run with several hyper-parameter settings (learning rates, batch sizes,
+  schedules), the setting with the best mean primary score is reported and the others are counted.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+METRICS = ("accuracy", "f1", "exact_match", "matthews", "pearson", "spearman")
+REFERENCE_KIND = "full_ft"
+# Two scores within this many points (absolute) count as a tie in the regime table.
+TIE_TOLERANCE = 1.0
+HPARAM_KEYS = ("train_size", "schedule", "lr", "batch_size")
+
+# Which figures the deck shows, and which part of the summary each needs.
+FIGURES = {
+    "parameter_efficiency": ("glue", "Trainable parameters and score per method"),
+    "flops": ("glue", "Training compute and peak memory per method"),
+    "glue_results": ("glue", "Scores per task against the majority-class baseline"),
+    "squad_curves": ("squad", "F1 and exact match against training-set size"),
+}
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+def _finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def clean(x: Any) -> Any:
+    """A JSON-safe copy: numpy scalars to Python, NaN/inf to None, recursively."""
+    if isinstance(x, dict):
+        return {str(k): clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean(v) for v in x]
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(float(x)) else None
+    if x is pd.NA or x is pd.NaT:
+        return None
+    return x
+
+
+def mean_std(values: Iterable[Any]) -> dict[str, Any]:
+    """Mean and sample standard deviation of the finite values; std is None unless n > 1."""
+    vals = [float(v) for v in values if _finite(v)]
+    if not vals:
+        return {"mean": None, "std": None, "n": 0}
+    mean = float(np.mean(vals))
+    std = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
+    return {"mean": mean, "std": std, "n": len(vals)}
+
+
+def size_key(size: Any) -> float:
+    """Sort key for a configured train size: integers in order, `all` last."""
+    if size == "all":
+        return math.inf
+    try:
+        return float(size)
+    except (TypeError, ValueError):
+        return math.inf
+
+
+def _present(df: pd.DataFrame) -> pd.DataFrame:
+    if "missing" in df.columns:
+        return df[~df["missing"].fillna(False).astype(bool)]
+    return df
+
+
+def _ordered_unique(values: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def reference_method(df: pd.DataFrame) -> str | None:
+    """The experiment's Full FT reference: the first method (in row order) of kind full_ft."""
+    if df.empty:
+        return None
+    ref = df.loc[df["method_kind"] == REFERENCE_KIND, "method"]
+    return str(ref.iloc[0]) if len(ref) else None
+
+
+def _collapsed_series(df: pd.DataFrame) -> pd.Series:
+    if "collapsed" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["collapsed"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else str(v).lower() == "true")
+
+
+def _label(df: pd.DataFrame, method: str) -> str:
+    rows = df.loc[df["method"] == method, "method_label"]
+    return str(rows.iloc[0]) if len(rows) else method
+
+
+def _select_setting(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Rows of the best hyper-parameter setting (by mean primary score) and the number of settings."""
+    if rows.empty:
+        return rows, 0
+    keys = [k for k in HPARAM_KEYS if k in rows.columns]
+    groups = list(rows.groupby([rows[k].astype(str) for k in keys], sort=False, dropna=False))
+    if len(groups) == 1:
+        return rows, 1
+    best, best_score = None, -math.inf
+    for _, g in groups:
+        score = mean_std(_present(g)["primary"])["mean"]
+        score = -math.inf if score is None else score
+        if best is None or score > best_score:
+            best, best_score = g, score
+    return best, len(groups)
+
+
+def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
+    """Seed statistics of one (task, method[, size]) group; `rows` may include missing cells."""
+    present = _present(rows)
+    collapsed = _collapsed_series(present)
+    entry: dict[str, Any] = mean_std(present["primary"]) if len(present) else {"mean": None, "std": None, "n": 0}
+    entry["n_expected"] = int(len(rows))
+    entry["missing"] = entry["n"] == 0
+    entry["partial"] = 0 < entry["n"] < entry["n_expected"]
+    entry["n_collapsed"] = int(collapsed.sum())
+    entry["collapsed"] = bool(entry["n_collapsed"] > 0)
+    entry["metrics"] = {m: mean_std(present[m]) for m in METRICS if m in present.columns and present[m].notna().any()}
+    base_cols = {m: f"baseline_{m}" for m in METRICS if f"baseline_{m}" in present.columns}
+    entry["baseline"] = {m: mean_std(present[c])["mean"] for m, c in base_cols.items() if present[c].notna().any()}
+    for col in ("trainable_params", "total_params", "trainable_pct", "peak_memory_bytes", "train_flops",
+                "train_s", "train_examples_per_s", "steps", "n_train"):
+        if col in present.columns:
+            entry[col] = mean_std(present[col])["mean"]
+    return entry
+
+
+def _usable(entry: dict[str, Any] | None) -> bool:
+    """An entry that may take part in a comparison: it has a score and no collapsed run."""
+    return bool(entry) and entry.get("mean") is not None and not entry.get("collapsed")
+
+
+# --- part I: methods x tasks -------------------------------------------------------------------
+
+def task_table(df: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
+    """{task: {method: entry}} for one experiment, choosing the best setting per (task, method)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for task in _ordered_unique(df["task"]):
+        out[task] = {}
+        for method in _ordered_unique(df["method"]):
+            rows = df[(df["task"] == task) & (df["method"] == method)]
+            if rows.empty:
+                continue
+            chosen, n_settings = _select_setting(rows)
+            entry = score_entry(chosen)
+            entry["n_settings"] = n_settings
+            if n_settings > 1:
+                first = chosen.iloc[0]
+                entry["setting"] = {k: clean(first[k]) for k in HPARAM_KEYS if k in chosen.columns}
+            out[task][method] = entry
+    return out
+
+
+def best_per_task(table: dict[str, dict[str, dict[str, Any]]], labels: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per task, the method with the highest mean primary score among non-collapsed entries."""
+    out = {}
+    for task, entries in table.items():
+        usable = {m: e for m, e in entries.items() if _usable(e)}
+        excluded = [labels.get(m, m) for m, e in entries.items() if e.get("collapsed")]
+        if not usable:
+            out[task] = {"supported": False, "method": None, "label": None, "mean": None, "excluded": excluded}
+            continue
+        best = max(usable, key=lambda m: usable[m]["mean"])
+        ties = [m for m, e in usable.items() if e["mean"] == usable[best]["mean"]]
+        out[task] = {"supported": True, "method": best, "label": labels.get(best, best),
+                     "mean": usable[best]["mean"], "tied_with": [labels.get(m, m) for m in ties if m != best],
+                     "excluded": excluded}
+    return out
+
+
+def percent_of_reference(table: dict[str, dict[str, dict[str, Any]]], method: str, reference: str | None) -> dict[str, Any]:
+    """Mean over tasks of 100 * score(method) / score(reference), over tasks where both are usable."""
+    if reference is None:
+        return {"supported": False, "value": None, "tasks": [], "complete": False, "per_task": {}}
+    per_task = {}
+    for task, entries in table.items():
+        m, r = entries.get(method), entries.get(reference)
+        if _usable(m) and _usable(r) and r["mean"] > 0:
+            per_task[task] = 100.0 * m["mean"] / r["mean"]
+    value = float(np.mean(list(per_task.values()))) if per_task else None
+    return {"supported": bool(per_task), "value": value, "tasks": list(per_task),
+            "complete": len(per_task) == len(table), "per_task": per_task}
+
+
+def average_over_tasks(table: dict[str, dict[str, dict[str, Any]]], method: str) -> dict[str, Any]:
+    """Mean primary score over tasks; only given when every task has a score for the method."""
+    scores = [entries.get(method, {}).get("mean") for entries in table.values()]
+    complete = all(s is not None for s in scores) and bool(scores)
+    return {"value": float(np.mean(scores)) if complete else None, "complete": complete}
+
+
+def relative_to_reference(table: dict[str, dict[str, dict[str, Any]]], method: str, reference: str | None,
+                          key: str) -> dict[str, Any]:
+    """Mean over tasks of entry[key](method) / entry[key](reference), plus the method's mean of key."""
+    values = [e[method][key] for e in table.values() if _finite(e.get(method, {}).get(key))]
+    absolute = float(np.mean(values)) if values else None
+    ratios = []
+    if reference is not None:
+        for entries in table.values():
+            m, r = entries.get(method, {}), entries.get(reference, {})
+            if _finite(m.get(key)) and _finite(r.get(key)) and r[key] > 0:
+                ratios.append(m[key] / r[key])
+    ratio = float(np.mean(ratios)) if ratios else None
+    return {"value": absolute, "ratio": ratio, "supported": ratio is not None}
+
+
+def task_spread(table: dict[str, dict[str, dict[str, Any]]], reference: str | None,
+                labels: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per task: the range of usable scores and the gap reference - best other method."""
+    out = {}
+    for task, entries in table.items():
+        usable = {m: e["mean"] for m, e in entries.items() if _usable(e)}
+        others = {m: s for m, s in usable.items() if m != reference}
+        info: dict[str, Any] = {"min": min(usable.values()) if usable else None,
+                                "max": max(usable.values()) if usable else None,
+                                "gap": None, "best_other": None, "best_other_label": None, "best_other_score": None,
+                                "reference_score": usable.get(reference) if reference else None}
+        if reference in usable and others:
+            best = max(others, key=others.get)
+            info.update(gap=usable[reference] - others[best], best_other=best,
+                        best_other_label=labels.get(best, best), best_other_score=others[best])
+        out[task] = info
+    return out
+
+
+def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
+    """Everything part I of the deck says about one experiment of methods x tasks."""
+    if df.empty:
+        return None
+    present = _present(df)
+    methods = _ordered_unique(df["method"])
+    tasks = _ordered_unique(df["task"])
+    labels = {m: _label(df, m) for m in methods}
+    kinds = {m: str(df.loc[df["method"] == m, "method_kind"].iloc[0]) for m in methods}
+    reference = reference_method(df)
+    table = task_table(df)
+    best = best_per_task(table, labels)
+    spread = task_spread(table, reference, labels)
+
+    method_rows = []
+    for m in methods:
+        avg = average_over_tasks(table, m)
+        pof = percent_of_reference(table, m, reference)
+        params = present[present["method"] == m]
+        collapsed = [t for t in tasks if table[t].get(m, {}).get("collapsed")]
+        missing = [t for t in tasks if m not in table[t] or table[t][m]["missing"]]
+        partial = [t for t in tasks if table[t].get(m, {}).get("partial")]
+        beats = [t for t in tasks if reference and m != reference and _usable(table[t].get(m))
+                 and _usable(table[t].get(reference)) and table[t][m]["mean"] >= table[t][reference]["mean"]]
+        trainable = params["trainable_params"].dropna()
+        pct = params["trainable_pct"].dropna()
+        method_rows.append({
+            "method": m, "label": labels[m], "kind": kinds[m], "is_reference": m == reference,
+            "scores": {t: table[t].get(m) for t in tasks},
+            "average": avg["value"], "average_complete": avg["complete"],
+            "pct_of_reference": pof["value"], "pct_of_reference_tasks": pof["tasks"],
+            "pct_of_reference_complete": pof["complete"],
+            "trainable_params": float(trainable.median()) if len(trainable) else None,
+            "trainable_params_min": float(trainable.min()) if len(trainable) else None,
+            "trainable_params_max": float(trainable.max()) if len(trainable) else None,
+            "total_params": float(params["total_params"].median()) if params["total_params"].notna().any() else None,
+            "trainable_pct": float(pct.median()) if len(pct) else None,
+            "memory": relative_to_reference(table, m, reference, "peak_memory_bytes"),
+            "flops": relative_to_reference(table, m, reference, "train_flops"),
+            "train_time": relative_to_reference(table, m, reference, "train_s"),
+            "collapsed_tasks": collapsed, "missing_tasks": missing, "partial_tasks": partial,
+            "matches_or_beats_reference_on": beats,
+        })
+
+    # Table order: the reference first, then by average (methods without one last).
+    ordered = sorted(method_rows, key=lambda r: (not r["is_reference"],
+                                                 -(r["average"] if r["average"] is not None else -math.inf)))
+    info = {}
+    for t in tasks:
+        rows = present[present["task"] == t]
+        any_rows = df[df["task"] == t]
+        pm = rows["primary_metric"].dropna()
+        info[t] = {
+            "task": t,
+            "primary_metric": str(pm.iloc[0]) if len(pm) else (str(any_rows["primary_metric"].dropna().iloc[0])
+                                                                if any_rows["primary_metric"].notna().any() else None),
+            "metrics": [m for m in METRICS if m in rows.columns and rows[m].notna().any()],
+            "baseline": {m: mean_std(rows[f"baseline_{m}"])["mean"] for m in METRICS
+                         if f"baseline_{m}" in rows.columns and rows[f"baseline_{m}"].notna().any()},
+            "n_train": mean_std(rows["n_train"])["mean"] if "n_train" in rows else None,
+            "n_eval": mean_std(rows["n_eval"])["mean"] if "n_eval" in rows else None,
+            "best": best[t], "spread": spread[t],
+        }
+    collapsed_runs = []
+    for _, r in present[_collapsed_series(present)].iterrows():
+        collapsed_runs.append({"task": r["task"], "method": r["method"], "label": r["method_label"],
+                               "seed": clean(r["seed"]), "lr": clean(r["lr"]),
+                               "score": clean(r["primary"]), "path": r.get("path")})
+    memory_kinds = _ordered_unique(present["memory_kind"].dropna()) if "memory_kind" in present else []
+    summary = {
+        "reference": reference, "reference_label": labels.get(reference) if reference else None,
+        "tasks": tasks, "task_info": info, "methods": ordered, "method_order": methods,
+        "collapsed_runs": collapsed_runs, "memory_kinds": memory_kinds,
+        "seeds": sorted(clean(s) for s in _ordered_unique(df["seed"])),
+        "multi_seed": bool(df["seed"].nunique() > 1),
+    }
+    summary["observations"] = observations(summary)
+    return clean(summary)
+
+
+def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
+    """The part I claims, each with its data and whether the data support it."""
+    out: list[dict[str, Any]] = []
+    ref = s["reference"]
+    by = {r["method"]: r for r in s["methods"]}
+    info = s["task_info"]
+    tasks = s["tasks"]
+
+    # 1. Does the reference win every task?
+    if ref:
+        winners = {t: info[t]["best"] for t in tasks}
+        everywhere = all(w["supported"] and w["method"] == ref and not w.get("tied_with") for w in winners.values())
+        out.append({"id": "reference_best_everywhere", "supported": everywhere,
+                    "data": {"label": s["reference_label"], "tasks": tasks}})
+
+    # 2. Methods that match or beat the reference on some task.
+    for r in s["methods"]:
+        if r["is_reference"] or not ref:
+            continue
+        detail = [{"task": t, "score": r["scores"][t]["mean"], "reference": by[ref]["scores"][t]["mean"]}
+                  for t in r["matches_or_beats_reference_on"]]
+        out.append({"id": "matches_or_beats_reference", "supported": bool(detail),
+                    "data": {"method": r["method"], "label": r["label"], "reference_label": s["reference_label"],
+                             "tasks": r["matches_or_beats_reference_on"], "detail": detail}})
+
+    # 3. The parameter-efficient method closest to the reference.
+    peft = [r for r in s["methods"] if not r["is_reference"] and r["pct_of_reference"] is not None
+            and r["pct_of_reference_complete"]]
+    if peft:
+        best = max(peft, key=lambda r: r["pct_of_reference"])
+        out.append({"id": "closest_to_reference", "supported": bool(ref),
+                    "data": {"label": best["label"], "pct_of_reference": best["pct_of_reference"],
+                             "trainable_pct": best["trainable_pct"], "reference_label": s["reference_label"]}})
+    else:
+        out.append({"id": "closest_to_reference", "supported": False, "data": {}})
+
+    # 4. Range of % of the reference over the parameter-efficient methods.
+    out.append({"id": "pct_of_reference_range", "supported": len(peft) >= 2,
+                "data": {"min": min((r["pct_of_reference"] for r in peft), default=None),
+                         "max": max((r["pct_of_reference"] for r in peft), default=None),
+                         "min_label": min(peft, key=lambda r: r["pct_of_reference"])["label"] if peft else None,
+                         "max_label": max(peft, key=lambda r: r["pct_of_reference"])["label"] if peft else None,
+                         "reference_label": s["reference_label"]}})
+
+    # 5. Where the gap to the reference is largest and smallest.
+    gaps = {t: info[t]["spread"]["gap"] for t in tasks if info[t]["spread"]["gap"] is not None}
+    if len(gaps) >= 2:
+        hi, lo = max(gaps, key=gaps.get), min(gaps, key=gaps.get)
+        out.append({"id": "gap_by_task", "supported": hi != lo,
+                    "data": {"largest_task": hi, "largest_gap": gaps[hi],
+                             "largest_best_other": info[hi]["spread"]["best_other_label"],
+                             "smallest_task": lo, "smallest_gap": gaps[lo],
+                             "smallest_best_other": info[lo]["spread"]["best_other_label"],
+                             "per_task": [{"task": t, "gap": gaps[t], "min": info[t]["spread"]["min"],
+                                           "max": info[t]["spread"]["max"]} for t in tasks if t in gaps]}})
+    else:
+        out.append({"id": "gap_by_task", "supported": False, "data": {}})
+
+    # 6. Collapsed runs.
+    out.append({"id": "collapsed_runs", "supported": bool(s["collapsed_runs"]),
+                "data": {"runs": s["collapsed_runs"]}})
+
+    # 7. Non-collapsed scores at or below the majority-class baseline.
+    weak = []
+    for r in s["methods"]:
+        for t in tasks:
+            e = r["scores"].get(t)
+            pm = info[t]["primary_metric"]
+            base = info[t]["baseline"].get(pm) if pm else None
+            if _usable(e) and base is not None and e["mean"] <= base:
+                weak.append({"task": t, "label": r["label"], "score": e["mean"], "baseline": base})
+    out.append({"id": "at_or_below_baseline", "supported": bool(weak), "data": {"runs": weak}})
+
+    # 8. Memory: every parameter-efficient method relative to the reference.
+    mem = [(r["label"], r["memory"]["ratio"]) for r in s["methods"] if not r["is_reference"] and r["memory"]["ratio"] is not None]
+    out.append({"id": "memory_savings", "supported": bool(mem) and all(x < 1.0 for _, x in mem),
+                "data": {"min": min((x for _, x in mem), default=None), "max": max((x for _, x in mem), default=None),
+                         "memory_kinds": s["memory_kinds"], "reference_label": s["reference_label"]}})
+    out.append({"id": "memory_not_lower", "supported": bool(mem) and not all(x < 1.0 for _, x in mem),
+                "data": {"labels": [lab for lab, x in mem if x >= 1.0], "reference_label": s["reference_label"]}})
+
+    # 9. Fewest trainable parameters.
+    withp = [r for r in s["methods"] if r["trainable_pct"] is not None]
+    if withp:
+        few = min(withp, key=lambda r: r["trainable_pct"])
+        out.append({"id": "fewest_parameters", "supported": not few["is_reference"],
+                    "data": {"label": few["label"], "trainable_pct": few["trainable_pct"],
+                             "pct_of_reference": few["pct_of_reference"]}})
+    return out
+
+
+# --- part II: one comparison over training-set sizes --------------------------------------------
+
+def signed_outcome(delta: float | None, tolerance: float = TIE_TOLERANCE) -> str | None:
+    """`wins` / `ties` / `loses` for challenger - reference = delta (points)."""
+    if delta is None or not _finite(delta):
+        return None
+    if delta > tolerance:
+        return "wins"
+    if delta < -tolerance:
+        return "loses"
+    return "ties"
+
+
+def regime_table(sizes: Sequence[Any], deltas: Sequence[float | None], tolerance: float = TIE_TOLERANCE) -> list[dict[str, Any]]:
+    """Contiguous runs of sizes with the same outcome (sizes in increasing order).
+
+    Each row: outcome, sizes (as given), first/last size, min/max delta. Sizes without a delta
+    break a run and are left out.
+    """
+    rows: list[dict[str, Any]] = []
+    prev_ok = False
+    for size, delta in zip(sizes, deltas):
+        outcome = signed_outcome(delta, tolerance)
+        if outcome is None:
+            prev_ok = False
+            continue
+        if rows and prev_ok and rows[-1]["outcome"] == outcome:
+            row = rows[-1]
+            row["sizes"].append(size)
+            row["last"] = size
+            row["delta_min"] = min(row["delta_min"], delta)
+            row["delta_max"] = max(row["delta_max"], delta)
+        else:
+            rows.append({"outcome": outcome, "sizes": [size], "first": size, "last": size,
+                         "delta_min": float(delta), "delta_max": float(delta)})
+        prev_ok = True
+    for i, row in enumerate(rows):
+        row["is_first"] = i == 0
+        row["is_last"] = i == len(rows) - 1
+    return rows
+
+
+def crossover(n: Sequence[float], deltas: Sequence[float | None]) -> dict[str, Any]:
+    """First size where the sign of delta changes, interpolated linearly in log(size).
+
+    `n` are the actual training-set sizes in increasing order. A delta of exactly zero between two
+    deltas of opposite sign puts the crossover at that size. Returns `supported: False` (and
+    `n: None`) when the sign never changes.
+    """
+    pts = [(float(x), float(d)) for x, d in zip(n, deltas) if _finite(x) and _finite(d) and float(x) > 0]
+    prev = None  # index of the last non-zero delta
+    for i, (x, d) in enumerate(pts):
+        if d == 0:
+            continue
+        if prev is not None and (d > 0) != (pts[prev][1] > 0):
+            x0, d0 = pts[prev]
+            if i - prev > 1:  # zero(s) in between: the first zero is the crossing
+                at = pts[prev + 1][0]
+            else:
+                lx0, lx1 = math.log(x0), math.log(x)
+                at = math.exp(lx0 + (0.0 - d0) * (lx1 - lx0) / (d - d0))
+            return {"supported": True, "n": at, "lower": x0, "upper": x,
+                    "direction": "challenger_then_reference" if d0 > 0 else "reference_then_challenger"}
+        prev = i
+    return {"supported": False, "n": None, "lower": None, "upper": None, "direction": None}
+
+
+def hypothesis_small_data(outcomes: Sequence[str | None]) -> dict[str, Any]:
+    """Does the challenger match or beat the reference when data are scarce?
+
+    verdict: `holds` (wins or ties at every size), `partial` (wins or ties at the smallest size but
+    loses at a larger one), `rejected` (loses at the smallest size), None (no data).
+    """
+    seen = [o for o in outcomes if o is not None]
+    if not seen:
+        return {"verdict": None, "supported": False}
+    if seen[0] == "loses":
+        return {"verdict": "rejected", "supported": True}
+    if all(o in ("wins", "ties") for o in seen):
+        return {"verdict": "holds", "supported": True}
+    return {"verdict": "partial", "supported": True}
+
+
+def _size_label(size: Any, n_train: float | None) -> dict[str, Any]:
+    return {"train_size": size, "n_train": n_train, "is_all": size == "all"}
+
+
+def size_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, Any] | None:
+    """Part II: reference vs every other method of one experiment, per training-set size."""
+    if df.empty:
+        return None
+    present = _present(df)
+    reference = reference_method(df)
+    methods = _ordered_unique(df["method"])
+    labels = {m: _label(df, m) for m in methods}
+    task = str(df["task"].iloc[0])
+    metrics = [m for m in ("f1", "exact_match") if m in present.columns and present[m].notna().any()]
+    if not metrics:
+        pm = present["primary_metric"].dropna()
+        metrics = [str(pm.iloc[0])] if len(pm) else []
+    sizes = sorted(_ordered_unique(df["train_size"]), key=size_key)
+
+    per_size = []
+    for size in sizes:
+        rows = df[df["train_size"].astype(str) == str(size)]
+        n_train = mean_std(_present(rows)["n_train"])["mean"] if "n_train" in rows else None
+        entries = {}
+        for m in methods:
+            mrows = rows[rows["method"] == m]
+            if mrows.empty:
+                continue
+            chosen, n_settings = _select_setting(mrows.assign(train_size=str(size)))
+            e = score_entry(chosen)
+            e["n_settings"] = n_settings
+            entries[m] = e
+        per_size.append({**_size_label(size, n_train), "entries": entries})
+
+    # Sizes configured as `all` have an actual n; others use their configured value.
+    def actual(row):
+        return row["n_train"] if row["n_train"] is not None else (None if row["is_all"] else float(row["train_size"]))
+
+    comparisons = []
+    for m in methods:
+        if m == reference or reference is None:
+            continue
+        rows_out = []
+        for row in per_size:
+            ref_e, ch_e = row["entries"].get(reference), row["entries"].get(m)
+            r: dict[str, Any] = {"train_size": row["train_size"], "n_train": actual(row), "is_all": row["is_all"],
+                                 "missing": not (ref_e and ch_e and not ref_e["missing"] and not ch_e["missing"])}
+            for met in metrics:
+                rv = (ref_e or {}).get("metrics", {}).get(met, {})
+                cv = (ch_e or {}).get("metrics", {}).get(met, {})
+                delta = (cv["mean"] - rv["mean"]) if _finite(cv.get("mean")) and _finite(rv.get("mean")) else None
+                r[met] = {"reference": rv or None, "challenger": cv or None, "delta": delta,
+                          "outcome": signed_outcome(delta, tolerance)}
+            rows_out.append(r)
+        regimes, cross, hyp = {}, {}, {}
+        for met in metrics:
+            usable = [r for r in rows_out if r[met]["delta"] is not None and r["n_train"] is not None]
+            regimes[met] = regime_table([r["train_size"] for r in usable], [r[met]["delta"] for r in usable], tolerance)
+            for reg in regimes[met]:
+                reg["first_n"] = next(r["n_train"] for r in usable if r["train_size"] == reg["first"])
+                reg["last_n"] = next(r["n_train"] for r in usable if r["train_size"] == reg["last"])
+            cross[met] = crossover([r["n_train"] for r in usable], [r[met]["delta"] for r in usable])
+            hyp[met] = hypothesis_small_data([r[met]["outcome"] for r in usable])
+            deltas = [r[met]["delta"] for r in usable]
+            hyp[met]["delta_smallest"] = deltas[0] if deltas else None
+            hyp[met]["delta_largest"] = deltas[-1] if deltas else None
+        comparisons.append({"method": m, "label": labels[m], "rows": rows_out, "regimes": regimes,
+                            "crossover": cross, "hypothesis": hyp})
+
+    scheds = _ordered_unique(df["schedule"])
+    return clean({
+        "task": task, "reference": reference, "reference_label": labels.get(reference) if reference else None,
+        "methods": [{"method": m, "label": labels[m], "is_reference": m == reference} for m in methods],
+        "metrics": metrics, "tolerance": tolerance, "schedules": scheds,
+        "sizes": per_size, "comparisons": comparisons,
+        "multi_seed": bool(df["seed"].nunique() > 1),
+        "seeds": sorted(clean(s) for s in _ordered_unique(df["seed"])),
+    })
+
+
+def schedule_comparison(steps_df: pd.DataFrame, epochs_df: pd.DataFrame) -> dict[str, Any] | None:
+    """Same sizes and methods under a fixed-epochs schedule and a step-budget schedule."""
+    if steps_df.empty or epochs_df.empty:
+        return None
+    a, b = size_sweep(steps_df), size_sweep(epochs_df)
+    if a is None or b is None or a["reference"] is None or a["reference"] != b["reference"]:
+        return None
+    shared = [s for s in (r["train_size"] for r in a["sizes"]) if s in [r["train_size"] for r in b["sizes"]]]
+    if not shared:
+        return None
+    metrics = [m for m in a["metrics"] if m in b["metrics"]]
+    challengers = [c["method"] for c in a["comparisons"] if c["method"] in [d["method"] for d in b["comparisons"]]]
+    rows = []
+    for size in shared:
+        sa = next(r for r in a["sizes"] if r["train_size"] == size)
+        sb = next(r for r in b["sizes"] if r["train_size"] == size)
+        row = {"train_size": size, "n_train": sa["n_train"] if sa["n_train"] is not None else sb["n_train"],
+               "is_all": size == "all", "schedules": {}}
+        for tag, s, summ in (("epochs", sb, b), ("steps", sa, a)):
+            entry = {"methods": {}, "deltas": {}}
+            for m in [a["reference"], *challengers]:
+                e = s["entries"].get(m)
+                entry["methods"][m] = {"steps": e.get("steps") if e else None,
+                                       **{met: (e or {}).get("metrics", {}).get(met) for met in metrics}}
+            comp = {c["method"]: c for c in summ["comparisons"]}
+            for m in challengers:
+                r = next((x for x in comp[m]["rows"] if x["train_size"] == size), None)
+                entry["deltas"][m] = {met: (r or {}).get(met, {}).get("delta") for met in metrics}
+            row["schedules"][tag] = entry
+        rows.append(row)
+    findings = []
+    for m in challengers:
+        for met in metrics:
+            pairs = [(r["schedules"]["epochs"]["deltas"][m][met], r["schedules"]["steps"]["deltas"][m][met]) for r in rows]
+            pairs = [(e, s) for e, s in pairs if e is not None and s is not None]
+            mean_e = float(np.mean([e for e, _ in pairs])) if pairs else None
+            mean_s = float(np.mean([s for _, s in pairs])) if pairs else None
+            findings.append({"id": "epochs_schedule_widens_gap", "method": m, "metric": met,
+                             "supported": bool(pairs) and mean_e < mean_s,
+                             "data": {"mean_delta_epochs": mean_e, "mean_delta_steps": mean_s,
+                                      "label": next(c["label"] for c in a["comparisons"] if c["method"] == m),
+                                      "reference_label": a["reference_label"]}})
+    # Fewer optimizer steps under the epochs schedule at the smallest shared size?
+    first = rows[0]["schedules"]
+    ref = a["reference"]
+    se, ss = first["epochs"]["methods"][ref]["steps"], first["steps"]["methods"][ref]["steps"]
+    findings.append({"id": "epochs_schedule_fewer_steps", "supported": _finite(se) and _finite(ss) and se < ss,
+                     "data": {"train_size": rows[0]["train_size"], "steps_epochs": se, "steps_budget": ss}})
+    return clean({"reference": ref, "reference_label": a["reference_label"],
+                  "challengers": [{"method": m, "label": next(c["label"] for c in a["comparisons"] if c["method"] == m)}
+                                  for m in challengers],
+                  "metrics": metrics, "rows": rows, "findings": findings,
+                  "schedules": {"epochs": b["schedules"], "steps": a["schedules"]}})
+
+
+def conclusions(glue: dict[str, Any] | None, squad: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The supported claims of both parts, for the conclusions and summary slides."""
+    out: list[dict[str, Any]] = []
+    if glue:
+        obs = {o["id"]: o for o in glue["observations"] if o["id"] != "matches_or_beats_reference"}
+        for key in ("closest_to_reference", "pct_of_reference_range", "fewest_parameters", "memory_savings",
+                    "memory_not_lower", "collapsed_runs"):
+            if key in obs and obs[key]["supported"]:
+                out.append({"part": "glue", **obs[key]})
+        beats = [o for o in glue["observations"] if o["id"] == "matches_or_beats_reference" and o["supported"]]
+        for o in beats:
+            out.append({"part": "glue", **o})
+    if squad:
+        for comp in squad["comparisons"]:
+            met = squad["metrics"][0] if squad["metrics"] else None
+            if met is None:
+                continue
+            hyp = comp["hypothesis"][met]
+            if hyp["supported"]:
+                out.append({"part": "squad", "id": "hypothesis", "supported": True,
+                            "data": {"label": comp["label"], "reference_label": squad["reference_label"],
+                                     "metric": met, **hyp}})
+            cross = comp["crossover"][met]
+            if cross["supported"]:
+                out.append({"part": "squad", "id": "crossover", "supported": True,
+                            "data": {"label": comp["label"], "reference_label": squad["reference_label"],
+                                     "metric": met, **cross}})
+    return clean(out)

@@ -1,0 +1,86 @@
+"""Configs are validated at parse time with errors that name the key, the value and the fix."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from peftdeck import paths
+from peftdeck.config import ConfigError, all_cells, experiment_cells, load_config, resolve_cell, validate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def demo() -> dict:
+    return yaml.safe_load((REPO / "config/demo.yaml").read_text())
+
+
+def test_reference_config_lists_every_cell_of_the_reference_deck():
+    cfg = load_config(REPO / "config/config.yaml")
+    assert len(experiment_cells(cfg, "glue")) == 15
+    assert len(experiment_cells(cfg, "squad")) == 20
+    assert len(all_cells(cfg)) == 35  # the epochs-schedule comparison is off by default
+    sizes = [c.train_size for c in experiment_cells(cfg, "squad") if c.method == "bitfit_qa"]
+    assert sizes == [500, 1000, 2000, 3000, 5000, 7000, 10000, 15000, 20000, "all"]
+
+
+def test_defaults_are_filled():
+    cfg = validate({"study": "x", "model": {"source": "demo"}, "data": {"sst2": {"source": "demo"}},
+                    "experiments": {"g": {"tasks": ["sst2"], "methods": ["bitfit"]}}})
+    exp = cfg["experiments"]["g"]
+    assert exp["seeds"] == [42] and exp["train_sizes"] == ["all"] and exp["batch_sizes"] == [16]
+    assert cfg["training"]["max_length"] == 128 and cfg["allow_missing"] is False
+    assert cfg["methods"]["lora"]["r"] == 8  # built-in method defaults
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c.update(studdy="x"), r"unknown key\(s\) 'studdy'"),
+        (lambda c: c["experiments"]["glue"].update(tasks=["sst3"]), r"experiments\.glue\.tasks\[0\].*'sst3'.*sst2"),
+        (lambda c: c["experiments"]["glue"].update(methods=["lorra"]), r"experiments\.glue\.methods\[0\].*'lorra'.*full_ft"),
+        (lambda c: c["experiments"]["glue"].update(train_sizes=[0]), r"train_sizes\[0\].*0"),
+        (lambda c: c["model"].update(source="ftp"), r"model\.source.*'ftp'.*hub, local"),
+        (lambda c: c["methods"].update(lora={"lr": -1}), r"methods\.lora\.lr.*-1"),
+        (lambda c: c["methods"].update(mine={"kind": "magic", "lr": 1e-3}), r"methods\.mine\.kind.*'magic'.*bitfit"),
+        (lambda c: c["data"].update(sst2={"source": "local"}), r"data\.sst2.*needs `path:`"),
+        (lambda c: c["training"].update(precision="fp8"), r"training\.precision.*'fp8'.*bf16"),
+    ],
+)
+def test_bad_values_are_named(mutate, expected):
+    cfg = demo()
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=expected):
+        validate(cfg, source="demo.yaml")
+
+
+def test_cli_booleans_are_read():
+    cfg = demo()
+    cfg["allow_missing"] = "true"
+    assert validate(cfg)["allow_missing"] is True
+
+
+def test_cell_paths_round_trip():
+    cfg = load_config(REPO / "config/demo.yaml")
+    for cell in all_cells(cfg):
+        assert paths.parse_cell_path(cell.path) == cell
+        spec = resolve_cell(cfg, cell)
+        assert spec["cell"]["lr"] == cell.lr and spec["schedule"] == paths.parse_sched(cell.sched)
+    with pytest.raises(ValueError, match="not a cell address"):
+        paths.parse_cell_path("results/demo/runs/sst2/bitfit/metrics.json")
+
+
+def test_learning_rate_grid_expands_cells():
+    cfg = demo()
+    cfg["experiments"]["glue"]["learning_rates"] = [1e-4, 1e-3]
+    cfg["experiments"]["glue"]["seeds"] = [1, 2]
+    cells = experiment_cells(validate(cfg), "glue")
+    assert len(cells) == 3 * 5 * 2 * 2
+    assert len({c.path for c in cells}) == len(cells)
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("config/nope.yaml")
