@@ -17,7 +17,7 @@ rule train_cell:
         # Each retry (--retries / the profiles) halves the micro-batch and doubles accumulation.
         attempt=lambda wc, attempt: attempt,
         gpu=1,
-        mem_mb=lambda wc, attempt: 16000 * attempt,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 240 * attempt,
     shell:
         # Jobs never touch the network: everything they read was fetched by a local rule.

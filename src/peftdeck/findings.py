@@ -385,7 +385,8 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"id": "gap_by_task", "supported": hi != lo,
                     "data": {"largest_task": hi, "largest_gap": gaps[hi],
                              "largest_best_other": info[hi]["spread"]["best_other_label"],
-                             "smallest_task": lo, "smallest_gap": gaps[lo],
+                             "smallest_task": lo, "smallest_gap": gaps[lo], "smallest_gap_abs": abs(gaps[lo]),
+                             "smallest_other_ahead": gaps[lo] < 0, "largest_other_ahead": gaps[hi] < 0,
                              "smallest_best_other": info[lo]["spread"]["best_other_label"],
                              "per_task": [{"task": t, "gap": gaps[t], "min": info[t]["spread"]["min"],
                                            "max": info[t]["spread"]["max"]} for t in tasks if t in gaps]}})
@@ -574,13 +575,21 @@ def size_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, 
             deltas = [r[met]["delta"] for r in usable]
             hyp[met]["delta_smallest"] = deltas[0] if deltas else None
             hyp[met]["delta_largest"] = deltas[-1] if deltas else None
+            hyp[met]["smallest"] = ({"train_size": usable[0]["train_size"], "n_train": usable[0]["n_train"]}
+                                    if usable else None)
+            hyp[met]["largest"] = ({"train_size": usable[-1]["train_size"], "n_train": usable[-1]["n_train"]}
+                                   if usable else None)
+            hyp[met]["sizes_won_or_tied"] = [{"train_size": r["train_size"], "n_train": r["n_train"]}
+                                             for r in usable if r[met]["outcome"] in ("wins", "ties")]
         comparisons.append({"method": m, "label": labels[m], "rows": rows_out, "regimes": regimes,
                             "crossover": cross, "hypothesis": hyp})
 
     scheds = _ordered_unique(df["schedule"])
     return clean({
         "task": task, "reference": reference, "reference_label": labels.get(reference) if reference else None,
-        "methods": [{"method": m, "label": labels[m], "is_reference": m == reference} for m in methods],
+        "methods": [{"method": m, "label": labels[m], "is_reference": m == reference,
+                     "trainable_pct": mean_std(present.loc[present["method"] == m, "trainable_pct"])["mean"]
+                     if "trainable_pct" in present else None} for m in methods],
         "metrics": metrics, "tolerance": tolerance, "schedules": scheds,
         "sizes": per_size, "comparisons": comparisons,
         "multi_seed": bool(df["seed"].nunique() > 1),
@@ -647,14 +656,12 @@ def conclusions(glue: dict[str, Any] | None, squad: dict[str, Any] | None) -> li
     """The supported claims of both parts, for the conclusions and summary slides."""
     out: list[dict[str, Any]] = []
     if glue:
-        obs = {o["id"]: o for o in glue["observations"] if o["id"] != "matches_or_beats_reference"}
-        for key in ("closest_to_reference", "pct_of_reference_range", "fewest_parameters", "memory_savings",
-                    "memory_not_lower", "collapsed_runs"):
-            if key in obs and obs[key]["supported"]:
-                out.append({"part": "glue", **obs[key]})
-        beats = [o for o in glue["observations"] if o["id"] == "matches_or_beats_reference" and o["supported"]]
-        for o in beats:
-            out.append({"part": "glue", **o})
+        order = ("closest_to_reference", "matches_or_beats_reference", "pct_of_reference_range", "memory_savings",
+                 "memory_not_lower", "collapsed_runs", "fewest_parameters")
+        for key in order:
+            for o in glue["observations"]:
+                if o["id"] == key and o["supported"]:
+                    out.append({"part": "glue", **o})
     if squad:
         for comp in squad["comparisons"]:
             met = squad["metrics"][0] if squad["metrics"] else None

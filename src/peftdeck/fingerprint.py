@@ -22,6 +22,14 @@ def _file_digest(path: Path, h: "hashlib._Hash") -> None:
             h.update(f.read(_EDGE))
 
 
+def fingerprint_files(files: list[str | os.PathLike]) -> str:
+    """sha256 over the named files (names and contents), in the order given."""
+    h = hashlib.sha256()
+    for f in files:
+        _file_digest(Path(f), h)
+    return "sha256:" + h.hexdigest()
+
+
 def fingerprint(location: str | os.PathLike) -> str:
     """sha256 over a file, or over every file below a folder (names and contents, in sorted order)."""
     path = Path(location)

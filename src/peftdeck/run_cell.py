@@ -4,6 +4,11 @@
     python -m peftdeck.run_cell --config config/demo.yaml --out results/.../metrics.json
 
 With --config the cell is read back from the output path, so a cell can be run by hand by its address.
+
+Exit status: 0 done, 1 bad input (the message names it), 2 bad arguments or config, 3 out of GPU memory
+(retry with --attempt N+1: half the micro-batch, same effective batch).
+Fault injection for tests: PEFTDECK_SIMULATE_OOM_ABOVE_MICRO_BATCH=N makes every training micro-batch
+larger than N fail as if the GPU ran out of memory.
 """
 from __future__ import annotations
 
@@ -34,13 +39,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from .train import run_cell
+    import torch
+
+    from .train import micro_batch_for, run_cell
 
     try:
         run_cell(spec, args.out, attempt=args.attempt, log=lambda m: print(m, flush=True))
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError) as exc:
+        micro, _ = micro_batch_for(int(spec["cell"]["batch_size"]), args.attempt)
+        print(f"error: out of GPU memory with micro-batch {micro} (attempt {args.attempt}): {exc}\n"
+              "Retrying halves the micro-batch and keeps the effective batch: run Snakemake with "
+              f"--retries 2 (the profiles do), or by hand with --attempt {args.attempt + 1}.", file=sys.stderr)
+        return 3
     return 0
 
 

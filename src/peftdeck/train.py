@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .fingerprint import fingerprint
+from .fingerprint import fingerprint, fingerprint_files
 from .methods import apply_method, count_parameters
 from .results import SCHEMA, write_json_atomic
 from .tasks import get_task
@@ -254,7 +254,15 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
     log(f"cell {out_path}: {n_feat} train features, {steps} steps of {batch_size} "
         f"({micro}x{accum}), {trainable:,}/{base_total:,} trainable, {device.type}/{precision}, attempt {attempt}")
 
+    # Fault injection for the retry tests: fail like a GPU out of memory on micro-batches above N.
+    oom_above = int(os.environ.get("PEFTDECK_SIMULATE_OOM_ABOVE_MICRO_BATCH") or 0)
+
     def forward_backward(idx: list[int]) -> float:
+        if oom_above and len(idx) > oom_above:
+            raise getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)(
+                f"simulated out of memory on a micro-batch of {len(idx)} "
+                f"(PEFTDECK_SIMULATE_OOM_ABOVE_MICRO_BATCH={oom_above})"
+            )
         batch = collate(train_feats, idx, keys, device)
         with autocast:
             loss = model(**batch).loss
@@ -327,7 +335,8 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
             "startup_s": startup_s,
             "train_s": train_s,
             "eval_s": eval_s,
-            "wall_s": time.perf_counter() - wall0 + (startup_s if math.isfinite(startup_s) else 0.0),
+            # Process start to result, imports included (falls back to this function's time).
+            "wall_s": _finite_or(process_age_s(), time.perf_counter() - wall0),
             "train_examples_per_s": examples / train_s if train_s > 0 else None,
             "train_tokens": tokens,
             "steps": steps,
@@ -344,7 +353,7 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
                   "name_or_path": spec["model"]["location"],
                   "fingerprint": fingerprint(spec["model"]["location"])},
         "data": {"source": data["source"], "location": data["location"], "files": data.get("files"),
-                 "fingerprint": fingerprint(data["location"])},
+                 "fingerprint": fingerprint_files(task.data_paths(data["source"], data["location"], data.get("files")))},
         "versions": versions(),
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -358,6 +367,10 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
     write_json_atomic(out_path, result)
     log(f"cell {out_path}: {result['metrics']} in {result['compute']['wall_s']:.1f} s")
     return result
+
+
+def _finite_or(value: float, fallback: float) -> float:
+    return value if math.isfinite(value) else fallback
 
 
 def _added(model: torch.nn.Module) -> int:

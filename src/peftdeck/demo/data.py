@@ -142,7 +142,7 @@ SST2_NEGATED = ("is not", "was not", "is n't", "was n't", "is never", "was never
 SST2_OPENERS = ("", "", "", "", "overall , ", "in the end , ", "frankly , ", "to be honest , ")
 # How often each construction is drawn; bag-of-words gets the first and last right but not the
 # negated and contrastive ones, which is what separates a fine-tuned encoder from word counts.
-SST2_KINDS = {"plain": 30, "fragment": 8, "negated": 20, "contrast": 14, "although": 10, "verb": 10, "conj": 8}
+SST2_KINDS = {"plain": 40, "fragment": 10, "negated": 15, "contrast": 10, "although": 7, "verb": 10, "conj": 8}
 
 
 def _sst2_adj(rng: random.Random, polarity: int) -> str:

@@ -69,7 +69,9 @@ class Task:
                 )
         return paths
 
-    def data_paths(self, source: str, location: str | os.PathLike, files: Mapping[str, str] | None = None) -> list[Path]:
+    def data_paths(
+        self, source: str, location: str | os.PathLike, files: Mapping[str, str] | None = None
+    ) -> list[Path]:
         """Every file `load` reads for these arguments, sorted, e.g. to fingerprint the data."""
         self._check_source(source)
         if source == "hub":
@@ -115,7 +117,10 @@ class Task:
         except Exception as err:  # arrow/json decoding errors have many types
             raise ValueError(f"{self.name}: cannot read the saved Hub dataset in {folder}: {err}") from err
         if not isinstance(saved, datasets.DatasetDict):
-            raise ValueError(f"{self.name}: {folder} holds a single Dataset; expected a DatasetDict with splits {sorted(self.hub_splits.values())}")
+            raise ValueError(
+                f"{self.name}: {folder} holds a single Dataset; expected a DatasetDict with splits "
+                f"{sorted(self.hub_splits.values())}"
+            )
         out = {}
         for split, hub_split in self.hub_splits.items():
             if hub_split not in saved:

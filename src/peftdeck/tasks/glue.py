@@ -259,14 +259,17 @@ class ImdbTask(SentenceTask):
                 if cols is None:
                     names = [h.strip() for h in record]
                     if "text" not in names or "label" not in names:
-                        raise ValueError(f"{self.name}: {path}, line {line}: header must name columns text and label; found {names}")
+                        raise ValueError(
+                            f"{self.name}: {path}, line {line}: header must name columns text and label; found {names}"
+                        )
                     cols = (names.index("text"), names.index("label"), len(names))
                     continue
                 if len(record) != cols[2]:
-                    raise ValueError(f"{self.name}: {path}, line {line}: expected {cols[2]} fields, found {len(record)}")
-                rows.append(
-                    {"text_a": record[cols[0]], "text_b": None, "label": self._parse_label(record[cols[1]], f"{path}, line {line}")}
-                )
+                    raise ValueError(
+                        f"{self.name}: {path}, line {line}: expected {cols[2]} fields, found {len(record)}"
+                    )
+                label = self._parse_label(record[cols[1]], f"{path}, line {line}")
+                rows.append({"text_a": record[cols[0]], "text_b": None, "label": label})
         except csv.Error as err:
             raise ValueError(f"{self.name}: {path}, line {reader.line_num}: {err}") from err
         if not rows:

@@ -108,7 +108,9 @@ class SquadTask(Task):
             with open(path, encoding="utf-8") as handle:
                 doc = json.load(handle)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{self.name}: {path}, line {err.lineno}, column {err.colno}: invalid JSON ({err.msg})") from err
+            raise ValueError(
+                f"{self.name}: {path}, line {err.lineno}, column {err.colno}: invalid JSON ({err.msg})"
+            ) from err
         except UnicodeDecodeError as err:
             raise ValueError(f"{self.name}: {path}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
         rows: Rows = []
@@ -153,7 +155,10 @@ class SquadTask(Task):
                     "title": title,
                     "context": context,
                     "question": question,
-                    "answers": {"text": list(answers["text"]), "answer_start": [int(s) for s in answers["answer_start"]]},
+                    "answers": {
+                        "text": list(answers["text"]),
+                        "answer_start": [int(s) for s in answers["answer_start"]],
+                    },
                 }
             )
         return rows
@@ -190,11 +195,9 @@ class SquadTask(Task):
         )
         return enc
 
-    @staticmethod
-    def _segments(enc, i: int) -> list[int | None]:
-        return enc.sequence_ids(i)
-
-    def encode_train(self, rows: Sequence[dict], tokenizer, max_length: int, doc_stride: int | None = None) -> dict[str, list]:
+    def encode_train(
+        self, rows: Sequence[dict], tokenizer, max_length: int, doc_stride: int | None = None
+    ) -> dict[str, list]:
         out: dict[str, list] = {"input_ids": [], "token_type_ids": [], "start_positions": [], "end_positions": []}
         if not rows:
             return out
@@ -202,7 +205,7 @@ class SquadTask(Task):
         cls_id = tokenizer.cls_token_id
         for i, ids in enumerate(enc["input_ids"]):
             row = rows[enc["overflow_to_sample_mapping"][i]]
-            segments = self._segments(enc, i)
+            segments = enc.sequence_ids(i)
             cls_index = ids.index(cls_id) if cls_id in ids else 0
             start, end = self._answer_tokens(row, enc["offset_mapping"][i], segments)
             if start is None:
@@ -247,13 +250,15 @@ class SquadTask(Task):
             e -= 1
         return lo + s, lo + e
 
-    def encode_eval(self, rows: Sequence[dict], tokenizer, max_length: int, doc_stride: int | None = None) -> dict[str, list]:
+    def encode_eval(
+        self, rows: Sequence[dict], tokenizer, max_length: int, doc_stride: int | None = None
+    ) -> dict[str, list]:
         out: dict[str, list] = {"input_ids": [], "token_type_ids": [], "example_id": [], "offset_mapping": []}
         if not rows:
             return out
         enc = self._windows(rows, tokenizer, max_length, doc_stride)
         for i, ids in enumerate(enc["input_ids"]):
-            segments = self._segments(enc, i)
+            segments = enc.sequence_ids(i)
             out["input_ids"].append(list(ids))
             out["token_type_ids"].append(self._token_types(enc, i, segments))
             out["example_id"].append(rows[enc["overflow_to_sample_mapping"][i]]["id"])

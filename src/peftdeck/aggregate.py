@@ -1,0 +1,382 @@
+"""Collect every cell's result into one tidy table, compute the findings, write the tables.
+
+    python -m peftdeck.aggregate --config config/demo.yaml --out-dir results/demo/tables [--allow-missing]
+
+writes `cells.csv` (one row per experiment and cell), `summary.json` (the deck's whole Jinja
+context) and Markdown tables. A cell without a result is an error that lists every missing cell
+and the command that runs them, unless missing cells are allowed (`--allow-missing` or
+`training.allow_missing: true`); then they are listed in the summary and marked in the deck.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import findings
+from .config import enabled_experiments, experiment_cells, model_name
+from .paths import Cell
+from .results import load_cell, write_json_atomic
+
+METRICS = list(findings.METRICS)
+SUMMARY_SCHEMA = "peftdeck.summary/1"
+
+TASK_LABELS = {"sst2": "SST-2", "mrpc": "MRPC", "rte": "RTE", "cola": "CoLA", "stsb": "STS-B",
+               "imdb": "IMDb", "squad": "SQuAD v1.1"}
+TASK_DESCRIPTIONS = {"sst2": "sentiment", "mrpc": "paraphrase", "rte": "entailment",
+                     "cola": "acceptability", "stsb": "similarity", "imdb": "sentiment (long reviews)",
+                     "squad": "extractive question answering"}
+METRIC_LABELS = {"accuracy": "Accuracy", "f1": "F1", "exact_match": "EM", "matthews": "MCC",
+                 "pearson": "Pearson", "spearman": "Spearman"}
+METRIC_NAMES = {"accuracy": "Accuracy", "f1": "F1 score", "exact_match": "Exact match (EM)",
+                "matthews": "Matthews correlation", "pearson": "Pearson correlation",
+                "spearman": "Spearman correlation"}
+MEMORY_KINDS = {"cuda_max_allocated": "peak CUDA memory allocated", "cpu_peak_rss": "peak resident memory (CPU)"}
+
+
+class MissingCellsError(RuntimeError):
+    """Some cells have no result file; the message lists them and how to run them."""
+
+    def __init__(self, message: str, paths: Sequence[str]):
+        super().__init__(message)
+        self.paths = list(paths)
+
+
+def _row(experiment: str, cell: Cell, data: dict[str, Any], config: dict[str, Any], path: str) -> dict[str, Any]:
+    task, metrics, compute, params = data["task"], data["metrics"], data["compute"], data["params"]
+    baseline = data.get("baseline") or {}
+    predictions = data.get("predictions") or {}
+    spec = config["methods"].get(cell.method, {})
+    trainable, total = params.get("trainable"), params.get("total")
+    pm = task.get("primary_metric")
+    row: dict[str, Any] = {
+        "experiment": experiment, "task": cell.task, "task_kind": task.get("kind"),
+        "method": cell.method, "method_label": spec.get("label", cell.method),
+        "method_kind": spec.get("kind") or data["cell"].get("method_kind", cell.method),
+        "train_size": cell.train_size, "n_train": task.get("n_train"), "n_eval": task.get("n_eval"),
+        "schedule": cell.sched, "lr": cell.lr, "batch_size": cell.batch_size, "seed": cell.seed,
+    }
+    for m in METRICS:
+        row[m] = metrics.get(m, math.nan)
+    row["primary_metric"] = pm
+    row["primary"] = metrics.get(pm, math.nan) if pm else math.nan
+    for m in METRICS:
+        row[f"baseline_{m}"] = baseline.get(m, math.nan)
+    row["collapsed"] = bool(predictions.get("collapsed", False))
+    row["trainable_params"] = trainable
+    row["total_params"] = total
+    row["trainable_pct"] = 100.0 * trainable / total if trainable is not None and total else math.nan
+    for key in ("peak_memory_bytes", "memory_kind", "train_flops", "train_s", "wall_s", "train_examples_per_s",
+                "device", "device_name", "precision", "steps", "epochs"):
+        value = compute.get(key)
+        row[key] = math.nan if value is None else value
+    row["model_source"] = data["model"].get("source")
+    row["data_source"] = data["data"].get("source")
+    row["path"] = path
+    return row
+
+
+def run_command(paths: Sequence[str], config_path: str | None = None) -> str:
+    cfg = f" --configfile {config_path}" if config_path else ""
+    return f"snakemake --cores N{cfg} " + " ".join(paths)
+
+
+def collect(config: dict[str, Any], allow_missing: bool = False, root: str | Path = ".",
+            config_path: str | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Read every cell of every enabled experiment.
+
+    Returns (df, missing): df has one row per (experiment, cell) with a result; `missing` one dict per
+    (experiment, cell) without one. Missing cells raise MissingCellsError unless `allow_missing` or
+    the config's `training.allow_missing`. Corrupt or foreign files raise ResultError.
+    """
+    allow = bool(allow_missing or config.get("training", {}).get("allow_missing", False))
+    root = Path(root)
+    rows, missing, cache = [], [], {}
+    for name in enabled_experiments(config):
+        for cell in experiment_cells(config, name):
+            rel = cell.path
+            spec = config["methods"].get(cell.method, {})
+            if rel not in cache:
+                full = root / rel
+                cache[rel] = load_cell(full, expect=cell.as_dict()) if full.is_file() else None
+            data = cache[rel]
+            if data is None:
+                missing.append({"experiment": name, **cell.as_dict(), "method_label": spec.get("label", cell.method),
+                                "method_kind": spec.get("kind", cell.method), "path": rel})
+                continue
+            rows.append(_row(name, cell, data, config, rel))
+    columns = list(_row("x", Cell("s", "t", "m", 1, "ep1", 1.0, 1, 1), _EMPTY, {"methods": {}}, "p"))
+    df = pd.DataFrame(rows, columns=columns)
+    if missing and not allow:
+        paths = list(dict.fromkeys(m["path"] for m in missing))
+        total = len({c.path for n in enabled_experiments(config) for c in experiment_cells(config, n)})
+        listing = "\n  ".join(paths)
+        raise MissingCellsError(
+            f"{len(paths)} of {total} cells have no result yet:\n  {listing}\n"
+            f"Run them with:\n  {run_command(paths, config_path)}\n"
+            f"or build everything: snakemake --cores N{' --configfile ' + config_path if config_path else ''} slides/deck.md\n"
+            "To build the deck without them, pass --allow-missing or set training.allow_missing: true.",
+            paths,
+        )
+    return df, missing
+
+
+_EMPTY = {"task": {}, "metrics": {}, "compute": {}, "params": {}, "model": {}, "data": {}, "cell": {}}
+
+
+# --- the summary (Jinja context) ------------------------------------------------------------------
+
+def _missing_frame(missing: list[dict[str, Any]], df: pd.DataFrame) -> pd.DataFrame:
+    if not missing:
+        return df.assign(missing=False)
+    miss = pd.DataFrame(missing).rename(columns={"sched": "schedule"})
+    # A missing cell's task metadata comes from other cells of the same task, where there are any.
+    for col in ("primary_metric", "task_kind"):
+        known = df.dropna(subset=[col]).drop_duplicates("task").set_index("task")[col] if len(df) else pd.Series(dtype=object)
+        miss[col] = miss["task"].map(known)
+    return pd.concat([df.assign(missing=False), miss.assign(missing=True)], ignore_index=True)
+
+
+def describe_method(spec: dict[str, Any]) -> str:
+    kind = spec.get("kind")
+    if kind == "full_ft":
+        return "every weight of the encoder and the task head"
+    if kind == "bitfit":
+        return "every bias term of the encoder, plus the task head"
+    if kind == "bitfit_subset":
+        return "query biases and intermediate (feed-forward) biases, plus the task head"
+    if kind == "lora":
+        targets = ", ".join(spec.get("target_modules", ["query", "value"]))
+        return f"rank-{spec.get('r', 8)} low-rank updates on {targets} (alpha {spec.get('alpha', 16)}), plus the task head"
+    if kind == "prompt_tuning":
+        return f"{spec.get('num_virtual_tokens', 20)} trainable virtual input tokens, plus the task head"
+    if kind and kind.startswith("adapter"):
+        return "small bottleneck adapter layers in every block, plus the task head"
+    return str(kind)
+
+
+def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing: int) -> dict[str, Any]:
+    exp = config["experiments"][name]
+    return {
+        "name": name, "tasks": list(exp["tasks"]),
+        "task_labels": [TASK_LABELS.get(t, t) for t in exp["tasks"]],
+        "methods": list(exp["methods"]),
+        "method_labels": [config["methods"][m].get("label", m) for m in exp["methods"]],
+        "learning_rates": [{"label": config["methods"][m].get("label", m),
+                            "lrs": list(exp.get("learning_rates") or [config["methods"][m]["lr"]])}
+                           for m in exp["methods"]],
+        "train_sizes": list(exp["train_sizes"]), "schedules": list(exp["schedules"]),
+        "batch_sizes": list(exp["batch_sizes"]), "seeds": list(exp["seeds"]),
+        "n_cells": n_done + n_missing, "n_done": n_done, "n_missing": n_missing,
+    }
+
+
+def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[str, Any],
+                  config_path: str | None = None, tolerance: float = findings.TIE_TOLERANCE) -> dict[str, Any]:
+    """The deck's complete Jinja context: raw numbers (formatting is the template's job) and findings."""
+    full = _missing_frame(missing, df)
+    enabled = list(enabled_experiments(config))
+
+    def part(name):
+        if name not in enabled:
+            return full.iloc[0:0]
+        sub = full[full["experiment"] == name]
+        exp = config["experiments"][name]
+        tpos = {t: i for i, t in enumerate(exp["tasks"])}
+        mpos = {m: i for i, m in enumerate(exp["methods"])}
+        key = sub["task"].map(tpos).fillna(999) * 1000 + sub["method"].map(mpos).fillna(999)
+        return sub.iloc[key.to_numpy().argsort(kind="stable")]
+
+    glue = findings.methods_summary(part("glue")) if "glue" in enabled else None
+    squad = findings.size_sweep(part("squad"), tolerance) if "squad" in enabled else None
+    epochs = findings.schedule_comparison(part("squad"), part("squad_epochs")) if (
+        "squad" in enabled and "squad_epochs" in enabled) else None
+    extra = []
+    for name in enabled:
+        if name in ("glue", "squad", "squad_epochs"):
+            continue
+        sub = part(name)
+        if sub["train_size"].astype(str).nunique() > 1:
+            extra.append({"name": name, "kind": "sizes", "data": findings.size_sweep(sub, tolerance)})
+        else:
+            extra.append({"name": name, "kind": "methods", "data": findings.methods_summary(sub)})
+
+    methods = {}
+    palette = method_palette(config, enabled)
+    for name in dict.fromkeys(m for e in enabled for m in config["experiments"][e]["methods"]):
+        spec = config["methods"][name]
+        methods[name] = {"name": name, "label": spec.get("label", name), "kind": spec["kind"], "lr": spec["lr"],
+                         "description": describe_method(spec), "color": palette[spec.get("label", name)]}
+    tasks_used = list(dict.fromkeys(t for e in enabled for t in config["experiments"][e]["tasks"]))
+    tasks = {}
+    for t in tasks_used:
+        rows = df[df["task"] == t]
+        metric_list = [m for m in METRICS if m in rows.columns and rows[m].notna().any()]
+        pm = rows["primary_metric"].dropna()
+        primary = str(pm.iloc[0]) if len(pm) else None
+        tasks[t] = {"task": t, "label": TASK_LABELS.get(t, t), "description": TASK_DESCRIPTIONS.get(t, t),
+                    "primary_metric": primary,
+                    "secondary_metrics": [m for m in metric_list if m != primary],
+                    "data_source": config["data"][t]["source"]}
+    sources = {config["data"][t]["source"] for t in tasks_used}
+    demo = "demo" in sources or config["model"]["source"] == "demo"
+
+    def uniq(col):
+        return [str(v) for v in dict.fromkeys(df[col].dropna())] if col in df.columns else []
+
+    miss_paths = list(dict.fromkeys(m["path"] for m in missing))
+    per_path: dict[str, dict[str, Any]] = {}
+    for m in missing:
+        entry = per_path.setdefault(m["path"], {**{k: v for k, v in m.items() if k != "experiment"}, "experiments": []})
+        entry["experiments"].append(m["experiment"])
+    figures = [{"name": n, "file": f"figures/{n}.png", "title": title}
+               for n, (needs, title) in findings.FIGURES.items()
+               if (needs == "glue" and glue) or (needs == "squad" and squad)]
+    summary = {
+        "schema": SUMMARY_SCHEMA,
+        "meta": {
+            "title": config.get("title"), "study": config["study"], "config_file": config_path,
+            "model_name": model_name(config), "model_source": config["model"]["source"],
+            "data_sources": sorted(sources), "demo": demo,
+            "devices": uniq("device_name"), "device_kinds": uniq("device"), "precisions": uniq("precision"),
+            "memory_kinds": uniq("memory_kind"),
+            "memory_kind_labels": [MEMORY_KINDS.get(k, k) for k in uniq("memory_kind")],
+            "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "n_cells": len(df["path"].unique()) + len(miss_paths), "n_done": len(df["path"].unique()),
+            "n_missing": len(miss_paths),
+        },
+        "tasks": tasks, "task_order": tasks_used,
+        "metric_labels": METRIC_LABELS, "metric_names": METRIC_NAMES,
+        "methods": methods, "palette": palette,
+        "experiments": {n: _experiment_setup(config, n, int((df["experiment"] == n).sum()),
+                                             sum(1 for m in missing if m["experiment"] == n)) for n in enabled},
+        "glue": glue, "squad": squad, "squad_epochs": epochs,
+        "squad_epochs_configured": "squad_epochs" in config["experiments"],
+        "extra": extra,
+        "conclusions": findings.conclusions(glue, squad),
+        "figures": figures,
+        "missing": {"count": len(miss_paths), "cells": list(per_path.values()),
+                    "command": run_command(miss_paths, config_path) if miss_paths else None},
+        "tolerance": tolerance,
+    }
+    return findings.clean(summary)
+
+
+# Colours per method kind; a second method of the same kind gets the next shade.
+KIND_COLORS = {
+    "full_ft": ["#1f3b73", "#4a6fa5", "#8fa9d1"],
+    "bitfit": ["#d95f02", "#f28e2b", "#f7b267"],
+    "bitfit_subset": ["#e6ab02", "#c49a00", "#f1d264"],
+    "lora": ["#1b9e77", "#59c9a5", "#0e6b50"],
+    "prompt_tuning": ["#7570b3", "#a6a1d9", "#4d4890"],
+    "adapter_houlsby": ["#e7298a", "#f47cb8"],
+    "adapter_pfeiffer": ["#a6761d", "#d1a35a"],
+}
+EXTRA_COLORS = ["#666666", "#17becf", "#bcbd22", "#8c564b", "#9467bd", "#2ca02c"]
+
+
+def method_palette(config: dict[str, Any], experiments: Sequence[str]) -> dict[str, str]:
+    """One colour per method label, the same in every figure: keyed by kind, shaded within a kind."""
+    used: dict[str, int] = {}
+    palette: dict[str, str] = {}
+    extra = iter(EXTRA_COLORS * 4)
+    for name in dict.fromkeys(m for e in experiments for m in config["experiments"][e]["methods"]):
+        spec = config["methods"][name]
+        label = spec.get("label", name)
+        if label in palette:
+            continue
+        shades = KIND_COLORS.get(spec["kind"])
+        i = used.get(spec["kind"], 0)
+        palette[label] = shades[i] if shades and i < len(shades) else next(extra)
+        used[spec["kind"]] = i + 1
+    return palette
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def markdown_tables(summary: dict[str, Any]) -> dict[str, str]:
+    """Plain Markdown tables of the main results, for reading without the deck."""
+    from .deck import fmt_int, fmt_pct, fmt_score, fmt_signed
+
+    tables = {}
+    glue = summary.get("glue")
+    if glue:
+        header = ["Method"] + [f"{summary['tasks'][t]['label']} ({summary['metric_labels'].get(glue['task_info'][t]['primary_metric'], '?')})"
+                               for t in glue["tasks"]] + ["Avg", "% of ref.", "Trainable", "Trainable %"]
+        rows = []
+        for m in glue["methods"]:
+            cells = []
+            for t in glue["tasks"]:
+                e = m["scores"].get(t) or {}
+                text = "missing" if not e or e.get("missing") else fmt_score(e)
+                if e.get("collapsed"):
+                    text += " (collapsed)"
+                cells.append(text)
+            rows.append([m["label"], *cells, fmt_score(m["average"]), fmt_pct(m["pct_of_reference"], 1),
+                         fmt_int(m["trainable_params"]), fmt_pct(m["trainable_pct"], sig=2)])
+        tables["glue.md"] = _md_table(header, rows)
+    squad = summary.get("squad")
+    if squad:
+        for comp in squad["comparisons"]:
+            for met in squad["metrics"]:
+                lab = summary["metric_labels"].get(met, met)
+                header = ["Train size", f"{squad['reference_label']} ({lab})", f"{comp['label']} ({lab})", f"Δ {lab}"]
+                rows = []
+                for r in comp["rows"]:
+                    size = ("all" + (f" ({fmt_int(r['n_train'])})" if r["n_train"] else "")) if r["is_all"] else fmt_int(r["train_size"])
+                    v = r[met]
+                    rows.append([size, fmt_score(v["reference"]), fmt_score(v["challenger"]), fmt_signed(v["delta"])])
+                tables[f"{summary['experiments']['squad']['name']}_{comp['method']}_{met}.md"] = _md_table(header, rows)
+    return tables
+
+
+def write_tables(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[str, Any], out_dir: str | Path,
+                 config_path: str | None = None) -> dict[str, Any]:
+    """Write cells.csv, summary.json and Markdown tables under out_dir; returns the summary."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = build_summary(df, missing, config, config_path=config_path)
+    tmp = out / ".cells.csv.tmp"
+    df.to_csv(tmp, index=False)
+    tmp.replace(out / "cells.csv")
+    write_json_atomic(out / "summary.json", summary)
+    for name, text in markdown_tables(summary).items():
+        (out / name).write_text(text)
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .config import ConfigError, load_config
+    from .results import ResultError
+
+    ap = argparse.ArgumentParser(prog="python -m peftdeck.aggregate", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", required=True, help="study config YAML (e.g. config/demo.yaml)")
+    ap.add_argument("--out-dir", required=True, help="folder for cells.csv, summary.json and the tables")
+    ap.add_argument("--allow-missing", action="store_true", help="list missing cells instead of failing")
+    args = ap.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        df, missing = collect(config, allow_missing=args.allow_missing, config_path=args.config)
+        write_tables(df, missing, config, args.out_dir, config_path=args.config)
+    except (ConfigError, ResultError, MissingCellsError) as exc:
+        print(f"aggregate: {exc}", file=sys.stderr)
+        return 1
+    n = len(df["path"].unique())
+    print(f"aggregate: {n} cells read, {len({m['path'] for m in missing})} missing -> {args.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,462 @@
+"""Pre-train the demo's tiny BERT: a WordPiece vocabulary and a short masked-LM run on corpus.txt.
+
+Parameter-efficient methods only adapt features that are already there; a randomly initialised
+encoder would make BitFit and prompt tuning look useless for the wrong reason. So the demo model is
+pre-trained, briefly, on unlabelled text from the same grammar as the demo tasks. The result is an
+ordinary Hugging Face folder (config.json, model.safetensors, vocab.txt, tokenizer files) plus
+`pretrain.json`, so every later step loads it exactly like a downloaded checkpoint.
+
+Deterministic for a seed and a thread count: the vocabulary, the packing, the masks and the batch
+order all derive from the seed. torch, transformers and tokenizers are imported inside functions,
+so `--help` and argument errors come back at once.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from peftdeck.demo.data import atomic_directory
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
+
+DEFAULTS: dict[str, Any] = {
+    "steps": 300,
+    "batch_size": 32,
+    "seq_len": 128,
+    "lr": 2e-3,
+    "warmup_ratio": 0.06,
+    "weight_decay": 0.01,
+    "mlm_probability": 0.15,
+    "vocab_size": 2000,
+    "min_frequency": 2,
+    "hidden_size": 64,
+    "num_layers": 2,
+    "num_heads": None,  # hidden_size // 32 (64 -> 2 heads, 128 -> 4), at least 1
+    # Room for 20 prompt-tuning virtual tokens in front of a 128-token input, with some to spare.
+    "max_position_embeddings": 192,
+    "model_max_length": 128,
+    "eval_sequences": 64,
+}
+SCHEMA = "peftdeck.demo_pretrain/1"
+
+
+# --- tokenizer ------------------------------------------------------------------------------------
+
+def _alphabet(corpus: Path) -> list[str]:
+    from tokenizers.normalizers import BertNormalizer
+
+    norm = BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
+    chars: set[str] = set()
+    with open(corpus, encoding="utf-8") as fh:
+        for line in fh:
+            chars.update(norm.normalize_str(line))
+    return sorted(c for c in chars if not c.isspace())
+
+
+def train_tokenizer(corpus: str | os.PathLike, out_dir: str | os.PathLike, vocab_size: int = DEFAULTS["vocab_size"],
+                    min_frequency: int = DEFAULTS["min_frequency"], model_max_length: int = DEFAULTS["model_max_length"]) -> Path:
+    """Train a lower-cased WordPiece vocabulary on `corpus`; write vocab.txt and the tokenizer configs.
+
+    Returns the path of vocab.txt. [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4.
+    """
+    from tokenizers import BertWordPieceTokenizer
+
+    corpus, out_dir = Path(corpus), Path(out_dir)
+    alphabet = _alphabet(corpus)
+    if not alphabet:
+        raise ValueError(f"corpus {corpus} holds no text")
+    tokenizer = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
+    # The trainer gives "##x" pieces ids in hash-map order, and ties between equally frequent merges
+    # are broken by id, so two runs can learn different vocabularies. Declaring every "##x" up front
+    # fixes their ids and makes training reproducible.
+    continuing = ["##" + c for c in alphabet]
+    tokenizer.train([str(corpus)], vocab_size=vocab_size, min_frequency=min_frequency,
+                    special_tokens=list(SPECIAL_TOKENS) + continuing, limit_alphabet=len(alphabet),
+                    wordpieces_prefix="##", show_progress=False)
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    if [tok for tok, _ in vocab[:len(SPECIAL_TOKENS)]] != list(SPECIAL_TOKENS):
+        raise RuntimeError("tokenizer training did not put the special tokens first")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    vocab_file = out_dir / "vocab.txt"
+    with open(vocab_file, "w", encoding="utf-8", newline="\n") as fh:
+        fh.writelines(tok + "\n" for tok, _ in vocab)
+    special_map = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+                   "mask_token": "[MASK]"}
+    tokenizer_config = {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "do_basic_tokenize": True,
+                        "strip_accents": None, "tokenize_chinese_chars": True,
+                        "model_max_length": model_max_length, **special_map}
+    _write_json(out_dir / "special_tokens_map.json", special_map)
+    _write_json(out_dir / "tokenizer_config.json", tokenizer_config)
+    return vocab_file
+
+
+def _encode_lines(vocab_file: Path, lines: list[str]) -> list[list[int]]:
+    from tokenizers import BertWordPieceTokenizer
+
+    # Encode with a tokenizer rebuilt from vocab.txt: what the saved folder gives later, not the
+    # trainer's in-memory object (which treats the "##x" pieces as special).
+    tok = BertWordPieceTokenizer(str(vocab_file), clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                 lowercase=True)
+    return [enc.ids for enc in tok.encode_batch(lines, add_special_tokens=False)]
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+def pack_sequences(lines: list[list[int]], seq_len: int) -> list[tuple[list[int], list[int]]]:
+    """Pack consecutive lines into `[CLS] A [SEP] B [SEP]` sequences of at most `seq_len` tokens.
+
+    Lines are never split (a line longer than the budget is truncated). A and B are split at the
+    line boundary nearest the middle, so segment-B (token type 1) embeddings are trained too: the
+    paired tasks need them. Returns (input_ids, token_type_ids) pairs.
+    """
+    if seq_len < 8:
+        raise ValueError(f"seq_len must be at least 8, got {seq_len}")
+    budget = seq_len - 3
+    out: list[tuple[list[int], list[int]]] = []
+    chunk: list[list[int]] = []
+    used = 0
+
+    def flush() -> None:
+        total = sum(len(x) for x in chunk)
+        split, best, run = len(chunk), total, 0
+        for k in range(1, len(chunk)):
+            run += len(chunk[k - 1])
+            if abs(2 * run - total) < best:
+                split, best = k, abs(2 * run - total)
+        a = [t for x in chunk[:split] for t in x]
+        b = [t for x in chunk[split:] for t in x]
+        ids = [CLS_ID] + a + [SEP_ID] + (b + [SEP_ID] if b else [])
+        types = [0] * (len(a) + 2) + ([1] * (len(b) + 1) if b else [])
+        out.append((ids, types))
+
+    for line in lines:
+        line = line[:budget]
+        if not line:
+            continue
+        if chunk and used + len(line) > budget:
+            flush()
+            chunk, used = [], 0
+        chunk.append(line)
+        used += len(line)
+    if chunk:
+        flush()
+    return out
+
+
+def _collate(torch, batch: list[tuple[list[int], list[int]]]):
+    width = max(len(ids) for ids, _ in batch)
+    ids = torch.full((len(batch), width), PAD_ID, dtype=torch.long)
+    types = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, (x, t) in enumerate(batch):
+        ids[i, :len(x)] = torch.tensor(x)
+        types[i, :len(t)] = torch.tensor(t)
+    return ids, types, (ids != PAD_ID).long()
+
+
+def _mask_tokens(torch, ids, vocab_size: int, probability: float, generator):
+    """BERT's recipe: pick `probability` of the real tokens; 80% -> [MASK], 10% random, 10% kept."""
+    maskable = (ids != PAD_ID) & (ids != CLS_ID) & (ids != SEP_ID)
+    chosen = (torch.rand(ids.shape, generator=generator) < probability) & maskable
+    if not chosen.any():
+        # A batch without a target would give a NaN loss; mask its first real token instead.
+        first = maskable.nonzero()[0]
+        chosen[first[0], first[1]] = True
+    roll = torch.rand(ids.shape, generator=generator)
+    inputs = ids.clone()
+    inputs[chosen & (roll < 0.8)] = MASK_ID
+    swap = chosen & (roll >= 0.8) & (roll < 0.9)
+    random_ids = torch.randint(len(SPECIAL_TOKENS), vocab_size, ids.shape, generator=generator)
+    inputs[swap] = random_ids[swap]
+    return inputs, chosen
+
+
+def _mlm_loss(torch, model, ids, types, attention, position_ids, vocab_size, probability, generator):
+    inputs, chosen = _mask_tokens(torch, ids, vocab_size, probability, generator)
+    hidden = model.bert(input_ids=inputs, attention_mask=attention, token_type_ids=types,
+                        position_ids=position_ids).last_hidden_state
+    # Scoring only the masked positions skips ~85% of the vocabulary projection, the largest matmul.
+    logits = model.cls(hidden[chosen])
+    targets = ids[chosen]
+    loss = torch.nn.functional.cross_entropy(logits, targets)
+    correct = (logits.argmax(-1) == targets).sum().item()
+    return loss, correct, int(targets.numel())
+
+
+def _evaluate(torch, model, sequences, batch_size, vocab_size, probability, seed) -> dict[str, float]:
+    """Masked-LM loss/accuracy on held-out sequences with masks fixed by the seed (comparable over time)."""
+    if not sequences:
+        return {"loss": float("nan"), "accuracy": float("nan")}
+    generator = torch.Generator().manual_seed(seed + 7919)
+    was_training = model.training
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for start in range(0, len(sequences), batch_size):
+            ids, types, attention = _collate(torch, sequences[start:start + batch_size])
+            loss, ok, n = _mlm_loss(torch, model, ids, types, attention, None, vocab_size, probability, generator)
+            total += loss.item() * n
+            correct += ok
+            count += n
+    model.train(was_training)
+    return {"loss": total / count, "accuracy": correct / count}
+
+
+# --- model ----------------------------------------------------------------------------------------
+
+def build_config(vocab_size: int, hidden_size: int = DEFAULTS["hidden_size"], num_layers: int = DEFAULTS["num_layers"],
+                 num_heads: int | None = None, max_position_embeddings: int = DEFAULTS["max_position_embeddings"],
+                 dropout: float = 0.1):
+    """A small BertConfig: `hidden_size` wide, `num_layers` deep, feed-forward 4x wider."""
+    from transformers import BertConfig
+
+    heads = num_heads or max(1, hidden_size // 32)
+    if hidden_size % heads:
+        raise ValueError(f"hidden_size {hidden_size} is not divisible by num_heads {heads}")
+    return BertConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
+                      num_attention_heads=heads, intermediate_size=4 * hidden_size,
+                      max_position_embeddings=max_position_embeddings, type_vocab_size=2, pad_token_id=PAD_ID,
+                      hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+
+
+def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 0, steps: int = DEFAULTS["steps"],
+             batch_size: int = DEFAULTS["batch_size"], seq_len: int = DEFAULTS["seq_len"], lr: float = DEFAULTS["lr"],
+             hidden_size: int = DEFAULTS["hidden_size"], num_layers: int = DEFAULTS["num_layers"],
+             num_heads: int | None = DEFAULTS["num_heads"], vocab_size: int = DEFAULTS["vocab_size"],
+             threads: int | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train the tokenizer and the masked-LM, and write the model folder `out_dir` atomically.
+
+    Returns the record also saved as `out_dir/pretrain.json`. `steps=0` saves the randomly
+    initialised model (a no-pre-training baseline). `threads` defaults to min(4, CPU count): a model
+    this small gains nothing from more, and results are reproducible only for a fixed count.
+    """
+    started = time.perf_counter()
+    log = log or (lambda msg: print(msg, flush=True))
+    corpus = Path(corpus)
+    if not corpus.is_file():
+        raise FileNotFoundError(f"corpus not found: {corpus} (generate it with python -m peftdeck.demo.data)")
+    for name, value, low in (("steps", steps, 0), ("batch_size", batch_size, 1), ("hidden_size", hidden_size, 8),
+                             ("num_layers", num_layers, 1), ("vocab_size", vocab_size, 100)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    if seq_len > DEFAULTS["max_position_embeddings"]:
+        raise ValueError(f"seq_len {seq_len} exceeds max_position_embeddings {DEFAULTS['max_position_embeddings']}")
+
+    import torch
+    import transformers
+    import tokenizers
+    from transformers import BertForMaskedLM
+
+    threads = threads or min(4, os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    with open(corpus, encoding="utf-8") as fh:
+        lines = [line.strip() for line in fh if line.strip()]
+    if not lines:
+        raise ValueError(f"corpus {corpus} holds no text")
+
+    with atomic_directory(out_dir) as tmp:
+        vocab_file = train_tokenizer(corpus, tmp, vocab_size=vocab_size)
+        encoded = _encode_lines(vocab_file, lines)
+        n_vocab = sum(1 for _ in open(vocab_file, encoding="utf-8"))
+        sequences = pack_sequences(encoded, seq_len)
+        # Every 40th sequence is held out: a fixed, spread-out sample, independent of the seed.
+        held_idx = set(range(0, len(sequences), 40)[:DEFAULTS["eval_sequences"]]) if len(sequences) > 1 else set()
+        held_out = [s for i, s in enumerate(sequences) if i in held_idx]
+        train_seqs = [s for i, s in enumerate(sequences) if i not in held_idx]
+        if not train_seqs:
+            raise ValueError(f"corpus {corpus} is too small: no training sequence left after holding out {len(held_out)}")
+        log(f"vocabulary {n_vocab} tokens; {len(lines)} lines -> {len(train_seqs)} training / "
+            f"{len(held_out)} held-out sequences of <= {seq_len} tokens")
+
+        torch.manual_seed(seed)
+        # No dropout while pre-training: a few hundred steps underfit, so dropout would only slow
+        # the run down. The saved config carries BERT's usual 0.1 for fine-tuning.
+        config = build_config(n_vocab, hidden_size, num_layers, num_heads, dropout=0.0)
+        model = BertForMaskedLM(config)
+        model.train()
+        decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
+        no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": DEFAULTS["weight_decay"]},
+                                       {"params": no_decay, "weight_decay": 0.0}],
+                                      lr=lr, betas=(0.9, 0.98), eps=1e-6)
+        warmup = max(1, round(DEFAULTS["warmup_ratio"] * steps))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+        generator = torch.Generator().manual_seed(seed)
+        order_rng = random.Random(seed)
+        max_offset = config.max_position_embeddings - seq_len
+        eval_args = (batch_size, n_vocab, DEFAULTS["mlm_probability"], seed)
+
+        initial = _evaluate(torch, model, held_out, *eval_args)
+        log(f"step 0/{steps}: held-out MLM loss {initial['loss']:.3f}")
+        train_started = time.perf_counter()
+        losses: list[float] = []
+        order: list[int] = []
+        for step in range(steps):
+            if len(order) < batch_size:
+                epoch = list(range(len(train_seqs)))
+                order_rng.shuffle(epoch)
+                order += epoch
+            batch = [train_seqs[i] for i in order[:batch_size]]
+            del order[:batch_size]
+            ids, types, attention = _collate(torch, batch)
+            position_ids = None
+            # Prompt tuning puts 20 virtual tokens in front, moving every real token 20 positions
+            # right; shifting half the batches by a random offset trains those positions too.
+            if max_offset > 0 and torch.rand((), generator=generator).item() < 0.5:
+                offset = int(torch.randint(0, max_offset + 1, (), generator=generator))
+                position_ids = (torch.arange(ids.shape[1]) + offset).unsqueeze(0).expand_as(ids)
+            loss, _, _ = _mlm_loss(torch, model, ids, types, attention, position_ids, n_vocab,
+                                   DEFAULTS["mlm_probability"], generator)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            if (step + 1) % 50 == 0 or step + 1 == steps:
+                recent = losses[-50:]
+                log(f"step {step + 1}/{steps}: train MLM loss {sum(recent) / len(recent):.3f} "
+                    f"({time.perf_counter() - train_started:.1f} s)")
+        train_s = time.perf_counter() - train_started
+        final = _evaluate(torch, model, held_out, *eval_args) if steps else initial
+        log(f"held-out MLM loss {initial['loss']:.3f} -> {final['loss']:.3f}, accuracy {final['accuracy']:.3f}")
+
+        model.eval()
+        model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = 0.1
+        transformers.utils.logging.disable_progress_bar()
+        model.save_pretrained(tmp)
+        if not (tmp / "model.safetensors").is_file():
+            raise RuntimeError(f"save_pretrained wrote no model.safetensors in {tmp}")
+        _normal_permissions(tmp)
+        tail = losses[-max(1, steps // 10):] if losses else []
+        record = {
+            "schema": SCHEMA,
+            "seed": seed,
+            "steps": steps,
+            "batch_size": batch_size,
+            "seq_len": seq_len,
+            "lr": lr,
+            "warmup_steps": warmup,
+            "weight_decay": DEFAULTS["weight_decay"],
+            "mlm_probability": DEFAULTS["mlm_probability"],
+            "threads": threads,
+            "model": {"hidden_size": config.hidden_size, "num_layers": config.num_hidden_layers,
+                      "num_heads": config.num_attention_heads, "intermediate_size": config.intermediate_size,
+                      "max_position_embeddings": config.max_position_embeddings, "vocab_size": n_vocab,
+                      "parameters": sum(p.numel() for p in model.parameters())},
+            "corpus": {"lines": len(lines), "tokens": sum(len(x) for x in encoded),
+                       "train_sequences": len(train_seqs), "held_out_sequences": len(held_out),
+                       "sha256": _sha256(corpus)},
+            # Mean training loss over the last tenth of the steps (the "final MLM loss").
+            "final_mlm_loss": sum(tail) / len(tail) if tail else None,
+            "first_mlm_loss": losses[0] if losses else None,
+            "held_out": {"initial_loss": initial["loss"], "final_loss": final["loss"],
+                         "initial_accuracy": initial["accuracy"], "final_accuracy": final["accuracy"]},
+            "loss_curve": [[i + 1, round(sum(losses[max(0, i - 9):i + 1]) / len(losses[max(0, i - 9):i + 1]), 4)]
+                           for i in range(9, len(losses), 10)],
+            "train_s": round(train_s, 2),
+            "wall_s": round(time.perf_counter() - started, 2),
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                         "tokenizers": tokenizers.__version__},
+        }
+        _write_json(tmp / "pretrain.json", record)
+    log(f"wrote {out_dir} in {record['wall_s']:.1f} s (final MLM loss {record['final_mlm_loss']})")
+    return record
+
+
+def _normal_permissions(folder: Path) -> None:
+    # The weights file comes out owner-only (written through a private temp file); the model folder
+    # is shared output, so give every file the permissions the umask allows, like the others.
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True, allow_nan=True)
+        fh.write("\n")
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m peftdeck.demo.pretrain",
+        description="Train a WordPiece vocabulary and a tiny BERT (masked LM) on a corpus; write a model folder.")
+    parser.add_argument("--corpus", required=True, help="text file, one sentence or paragraph per line")
+    parser.add_argument("--out", required=True, help="model folder to write (replaced atomically if it exists)")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--steps", type=_int_at_least(0), default=DEFAULTS["steps"],
+                        help=f"masked-LM steps; 0 saves the initial weights (default {DEFAULTS['steps']})")
+    parser.add_argument("--batch-size", type=_int_at_least(1), default=DEFAULTS["batch_size"])
+    parser.add_argument("--seq-len", type=_int_at_least(8), default=DEFAULTS["seq_len"])
+    parser.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"])
+    parser.add_argument("--hidden-size", type=_int_at_least(8), default=DEFAULTS["hidden_size"])
+    parser.add_argument("--num-layers", type=_int_at_least(1), default=DEFAULTS["num_layers"])
+    parser.add_argument("--num-heads", type=_int_at_least(1), default=None, help="default hidden-size // 32")
+    parser.add_argument("--vocab-size", type=_int_at_least(100), default=DEFAULTS["vocab_size"])
+    parser.add_argument("--threads", type=_int_at_least(1), default=None, help="torch threads (default min(4, CPUs))")
+    args = parser.parse_args(argv)
+    if not Path(args.corpus).is_file():
+        parser.error(f"--corpus: file not found: {args.corpus}")
+    if args.seq_len > DEFAULTS["max_position_embeddings"]:
+        parser.error(f"--seq-len must be <= {DEFAULTS['max_position_embeddings']}")
+    if args.hidden_size % (args.num_heads or max(1, args.hidden_size // 32)):
+        parser.error("--hidden-size must be divisible by --num-heads")
+    try:
+        pretrain(args.corpus, args.out, seed=args.seed, steps=args.steps, batch_size=args.batch_size,
+                 seq_len=args.seq_len, lr=args.lr, hidden_size=args.hidden_size, num_layers=args.num_layers,
+                 num_heads=args.num_heads, vocab_size=args.vocab_size, threads=args.threads)
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"peftdeck.demo.pretrain: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

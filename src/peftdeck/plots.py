@@ -1,0 +1,284 @@
+"""The deck's figures, drawn from summary.json (and cells.csv for individual seeds).
+
+    python -m peftdeck.plots --summary results/demo/tables/summary.json \\
+        --cells results/demo/tables/cells.csv --out-dir slides/figures
+
+Every figure is sized for a 16:9 slide (12 x 6 in, fonts 14 pt and up) and gives each method the
+same colour everywhere (the summary's `palette`, keyed by method label).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .findings import FIGURES  # noqa: E402
+
+FIGSIZE = (12, 6)
+FLOP_UNITS = [("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("FLOP", 1.0)]
+BYTE_UNITS = [("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10), ("bytes", 1.0)]
+DPI = 150
+GREY = "#666666"
+
+
+def _style() -> None:
+    sns.set_theme(style="whitegrid", context="talk")
+    plt.rcParams.update({
+        "font.size": 15, "axes.titlesize": 17, "axes.labelsize": 15, "xtick.labelsize": 14,
+        "ytick.labelsize": 14, "legend.fontsize": 13, "figure.dpi": DPI, "savefig.dpi": DPI,
+        "axes.titleweight": "bold",
+    })
+
+
+def _color(summary: dict[str, Any], label: str) -> str:
+    return summary.get("palette", {}).get(label, GREY)
+
+
+def _ok(x: Any) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _save(fig, out_dir: Path, name: str) -> Path:
+    path = out_dir / f"{name}.png"
+    fig.savefig(path, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return path
+
+
+def _demo_mark(fig, summary: dict[str, Any]) -> None:
+    if summary.get("meta", {}).get("demo"):
+        fig.text(0.995, 0.005, "DEMO — generated data", ha="right", va="bottom", fontsize=13,
+                 color="#c0392b", fontweight="bold")
+
+
+# --- part I ----------------------------------------------------------------------------------
+
+def parameter_efficiency(summary: dict[str, Any], out_dir: Path) -> Path:
+    glue = summary["glue"]
+    methods = glue["methods"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=FIGSIZE, gridspec_kw={"width_ratios": [1, 1.1]})
+    labels = [m["label"] for m in methods]
+    values = [m["trainable_params"] if _ok(m["trainable_params"]) else np.nan for m in methods]
+    y = np.arange(len(methods))
+    ax1.barh(y, values, color=[_color(summary, lab) for lab in labels])
+    ax1.set_yticks(y, labels)
+    ax1.invert_yaxis()
+    ax1.set_xscale("log")
+    ax1.set_xlabel("trainable parameters (log scale)")
+    ax1.set_title("Trainable parameters")
+    for yi, m in zip(y, methods):
+        if _ok(m["trainable_pct"]) and _ok(m["trainable_params"]):
+            pct = m["trainable_pct"]
+            text = f"{pct:.0f}%" if pct >= 99.95 else (f"{pct:.2g}%" if pct < 10 else f"{pct:.1f}%")
+            ax1.text(m["trainable_params"] * 1.15, yi, text, va="center", fontsize=13)
+    finite = [v for v in values if _ok(v)]
+    if finite:
+        ax1.set_xlim(min(finite) / 3, max(finite) * 12)
+
+    use_pct = glue.get("reference") is not None and any(_ok(m["pct_of_reference"]) for m in methods)
+    for m in methods:
+        score = m["pct_of_reference"] if use_pct else m["average"]
+        if not (_ok(score) and _ok(m["trainable_pct"])):
+            continue
+        ax2.scatter(m["trainable_pct"], score, s=220, color=_color(summary, m["label"]), edgecolor="black",
+                    zorder=3, label=m["label"])
+        ax2.annotate(m["label"], (m["trainable_pct"], score), textcoords="offset points", xytext=(10, 6),
+                     fontsize=13)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("trainable parameters, % of total (log scale)")
+    ref = glue.get("reference_label") or "reference"
+    ax2.set_ylabel(f"% of {ref} score (mean over tasks)" if use_pct else "mean score over tasks")
+    ax2.set_title("Score vs parameters trained")
+    ax2.margins(x=0.35, y=0.2)
+    fig.tight_layout()
+    _demo_mark(fig, summary)
+    return _save(fig, out_dir, "parameter_efficiency")
+
+
+def flops(summary: dict[str, Any], out_dir: Path) -> Path:
+    glue = summary["glue"]
+    methods = glue["methods"]
+    labels = [m["label"] for m in methods]
+    colors = [_color(summary, lab) for lab in labels]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=FIGSIZE)
+    x = np.arange(len(methods))
+    ref = glue.get("reference_label") or "reference"
+    for ax, key, units, title in (
+        (ax1, "flops", FLOP_UNITS, "Training compute"),
+        (ax2, "memory", BYTE_UNITS, "Peak memory"),
+    ):
+        raw = [m[key]["value"] if _ok(m[key]["value"]) else np.nan for m in methods]
+        peak = np.nanmax(raw) if np.isfinite(raw).any() else 1.0
+        unit, scale = next(((u, f) for u, f in units if peak >= f), units[-1])
+        vals = [v / scale for v in raw]
+        ax.bar(x, vals, color=colors, edgecolor="black", linewidth=0.6)
+        ax.set_xticks(x, labels, rotation=25, ha="right")
+        ax.set_ylabel(f"{unit} per run (mean over tasks)")
+        ax.set_title(title)
+        top = np.nanmax(vals) if np.isfinite(vals).any() else 1.0
+        for xi, m, v in zip(x, methods, vals):
+            if _ok(m[key]["ratio"]) and np.isfinite(v):
+                ax.text(xi, v + top * 0.02, f"{m[key]['ratio']:.2f}×", ha="center", va="bottom", fontsize=13)
+        ax.set_ylim(0, top * 1.18)
+    kinds = summary.get("meta", {}).get("memory_kind_labels") or []
+    if kinds:
+        ax2.set_title(f"Peak memory ({', '.join(kinds)})", fontsize=14)
+    fig.suptitle(f"Ratios relative to {ref}", fontsize=15, y=1.0)
+    fig.tight_layout()
+    _demo_mark(fig, summary)
+    return _save(fig, out_dir, "flops")
+
+
+def glue_results(summary: dict[str, Any], out_dir: Path) -> Path:
+    glue = summary["glue"]
+    tasks, methods = glue["tasks"], glue["methods"]
+    task_labels = [summary["tasks"].get(t, {}).get("label", t) for t in tasks]
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    n = len(methods)
+    width = 0.8 / max(n, 1)
+    lows = [e["mean"] for m in methods for e in m["scores"].values() if e and _ok(e.get("mean"))]
+    lows += [glue["task_info"][t]["baseline"].get(glue["task_info"][t]["primary_metric"]) for t in tasks
+             if glue["task_info"][t]["primary_metric"]]
+    lows = [v for v in lows if _ok(v)]
+    lo = max(0.0, math.floor((min(lows) if lows else 0) / 10) * 10 - 10)
+    for i, m in enumerate(methods):
+        xs = np.arange(len(tasks)) + (i - (n - 1) / 2) * width
+        for xi, t in zip(xs, tasks):
+            e = m["scores"].get(t) or {}
+            mean = e.get("mean")
+            if not _ok(mean):
+                ax.text(xi, lo + 1, "missing", rotation=90, ha="center", va="bottom", fontsize=12, color=GREY)
+                continue
+            ax.bar(xi, mean, width=width * 0.95, color=_color(summary, m["label"]), edgecolor="black",
+                   linewidth=0.6, hatch="//" if e.get("collapsed") else None,
+                   yerr=e["std"] if _ok(e.get("std")) else None, capsize=4 if _ok(e.get("std")) else 0)
+        ax.bar(np.nan, np.nan, color=_color(summary, m["label"]), label=m["label"])
+    for j, t in enumerate(tasks):
+        info = glue["task_info"][t]
+        base = info["baseline"].get(info["primary_metric"]) if info["primary_metric"] else None
+        if _ok(base):
+            ax.hlines(base, j - 0.45, j + 0.45, colors="black", linestyles="--", linewidth=2,
+                      label="majority-class baseline" if j == 0 else None, zorder=4)
+    metric_labels = summary.get("metric_labels", {})
+    ax.set_xticks(np.arange(len(tasks)),
+                  [f"{lab}\n({metric_labels.get(glue['task_info'][t]['primary_metric'], '')})"
+                   for lab, t in zip(task_labels, tasks)])
+    ax.set_ylabel("score (%)")
+    ax.set_ylim(lo, 100)
+    title = "Primary score per task"
+    if glue.get("multi_seed"):
+        title += " (mean ± std over seeds)"
+    if any(m["collapsed_tasks"] for m in methods):
+        title += " — hatched: collapsed run"
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    _demo_mark(fig, summary)
+    return _save(fig, out_dir, "glue_results")
+
+
+# --- part II ---------------------------------------------------------------------------------
+
+def _curve(rows, method, metric, key="entries"):
+    xs, ys, sd = [], [], []
+    for r in rows:
+        e = r[key].get(method) if key else None
+        n = r.get("n_train") if r.get("n_train") is not None else (None if r.get("is_all") else r.get("train_size"))
+        if not e or not _ok(n):
+            continue
+        v = e.get("metrics", {}).get(metric) or {}
+        if _ok(v.get("mean")):
+            xs.append(float(n))
+            ys.append(v["mean"])
+            sd.append(v["std"] if _ok(v.get("std")) else np.nan)
+    return np.array(xs), np.array(ys), np.array(sd)
+
+
+def squad_curves(summary: dict[str, Any], out_dir: Path, cells: pd.DataFrame | None = None) -> Path:
+    squad = summary["squad"]
+    metrics = squad["metrics"][:2]
+    fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=FIGSIZE, squeeze=False)
+    epochs = summary.get("squad_epochs")
+    for ax, met in zip(axes[0], metrics):
+        for m in squad["methods"]:
+            color = _color(summary, m["label"])
+            xs, ys, sd = _curve(squad["sizes"], m["method"], met)
+            if len(xs):
+                ax.plot(xs, ys, "-o", color=color, linewidth=2.5, markersize=7, label=f"{m['label']} (step budget)"
+                        if epochs else m["label"])
+                if np.isfinite(sd).any():
+                    ax.fill_between(xs, ys - np.nan_to_num(sd), ys + np.nan_to_num(sd), color=color, alpha=0.2)
+            if epochs:
+                ex, ey = [], []
+                for r in epochs["rows"]:
+                    v = r["schedules"]["epochs"]["methods"].get(m["method"], {}).get(met) or {}
+                    if _ok(v.get("mean")) and _ok(r.get("n_train")):
+                        ex.append(r["n_train"])
+                        ey.append(v["mean"])
+                if ex:
+                    ax.plot(ex, ey, "--s", color=color, linewidth=2, markersize=6, alpha=0.85,
+                            label=f"{m['label']} (fixed epochs)")
+        if cells is not None and squad.get("multi_seed") and met in cells.columns:
+            sub = cells[(cells["experiment"] == "squad") & cells[met].notna()]
+            for lab, g in sub.groupby("method_label"):
+                ax.scatter(g["n_train"], g[met], s=14, color=_color(summary, lab), alpha=0.6, zorder=2)
+        ax.set_xscale("log")
+        ax.set_xlabel("training examples (log scale)")
+        ax.set_ylabel(f"{summary['metric_labels'].get(met, met)} (%)")
+        ax.set_title(summary.get("metric_names", {}).get(met, met))
+    axes[0][0].legend(loc="lower right", fontsize=12)
+    fig.tight_layout()
+    _demo_mark(fig, summary)
+    return _save(fig, out_dir, "squad_curves")
+
+
+DRAW = {"parameter_efficiency": parameter_efficiency, "flops": flops, "glue_results": glue_results,
+        "squad_curves": squad_curves}
+
+
+def expected_figures(summary: dict[str, Any]) -> list[str]:
+    """Names of the figures the summary calls for (what make_all draws)."""
+    return [f["name"] for f in summary.get("figures", []) if f["name"] in FIGURES]
+
+
+def make_all(df: pd.DataFrame | None, summary: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Draw every figure the summary lists; returns the paths written."""
+    _style()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in expected_figures(summary):
+        if name == "squad_curves":
+            written.append(squad_curves(summary, out, df))
+        else:
+            written.append(DRAW[name](summary, out))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m peftdeck.plots", description="Draw the deck's figures.")
+    ap.add_argument("--summary", required=True, help="summary.json written by peftdeck.aggregate")
+    ap.add_argument("--cells", help="cells.csv written by peftdeck.aggregate (individual seeds)")
+    ap.add_argument("--out-dir", default="slides/figures")
+    args = ap.parse_args(argv)
+    summary = json.loads(Path(args.summary).read_text())
+    df = pd.read_csv(args.cells) if args.cells and Path(args.cells).is_file() else None
+    for path in make_all(df, summary, args.out_dir):
+        print(f"plots: wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

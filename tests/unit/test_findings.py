@@ -1,0 +1,297 @@
+"""Hand-computed cases for every claim the deck can make."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from peftdeck import findings as F
+
+
+def rows(spec, experiment="glue", **common):
+    """Build a tidy frame from (task, method, kind, score[, extra dict]) tuples."""
+    out = []
+    for item in spec:
+        task, method, kind, score, *extra = item
+        row = {"experiment": experiment, "task": task, "method": method, "method_label": method.upper(),
+               "method_kind": kind, "train_size": "all", "n_train": 1000, "n_eval": 100, "schedule": "ep3",
+               "lr": 1e-3, "batch_size": 16, "seed": 42, "primary_metric": "accuracy", "accuracy": score,
+               "primary": score, "baseline_accuracy": 50.0, "collapsed": False, "trainable_params": 100,
+               "total_params": 1000, "trainable_pct": 10.0, "peak_memory_bytes": 1000.0,
+               "memory_kind": "cuda_max_allocated", "train_flops": 10.0, "train_s": 1.0, "steps": 10,
+               "missing": False, "path": f"{task}/{method}/{len(out)}"}
+        row.update(common)
+        if extra:
+            row.update(extra[0])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def obs(summary, oid):
+    return [o for o in summary["observations"] if o["id"] == oid]
+
+
+# --- mean and std ---------------------------------------------------------------------------------
+
+def test_mean_std_single_seed_has_no_std():
+    assert F.mean_std([80.0]) == {"mean": 80.0, "std": None, "n": 1}
+
+
+def test_mean_std_sample_std_over_seeds():
+    r = F.mean_std([1.0, 2.0, 3.0, float("nan"), None])
+    assert r["mean"] == pytest.approx(2.0)
+    assert r["std"] == pytest.approx(1.0)  # sample std (ddof=1) of 1, 2, 3
+    assert r["n"] == 3
+
+
+def test_mean_std_empty():
+    assert F.mean_std([]) == {"mean": None, "std": None, "n": 0}
+
+
+def test_seed_entry_in_table():
+    df = rows([("sst2", "full_ft", "full_ft", 90.0, {"seed": 1}), ("sst2", "full_ft", "full_ft", 92.0, {"seed": 2}),
+               ("sst2", "bitfit", "bitfit", 85.0, {"seed": 1}), ("sst2", "bitfit", "bitfit", 85.0, {"seed": 2})])
+    s = F.methods_summary(df)
+    ref = next(m for m in s["methods"] if m["method"] == "full_ft")
+    e = ref["scores"]["sst2"]
+    assert e["mean"] == pytest.approx(91.0)
+    assert e["std"] == pytest.approx(math.sqrt(2.0))
+    assert e["n"] == 2 and s["multi_seed"]
+
+
+# --- part I -------------------------------------------------------------------------------------
+
+def test_best_per_task_and_percent_of_full_ft():
+    df = rows([
+        ("sst2", "full_ft", "full_ft", 90.0), ("rte", "full_ft", "full_ft", 60.0),
+        ("sst2", "lora", "lora", 91.0), ("rte", "lora", "lora", 54.0),
+        ("sst2", "bitfit", "bitfit", 81.0), ("rte", "bitfit", "bitfit", 57.0),
+    ])
+    s = F.methods_summary(df)
+    assert s["reference"] == "full_ft"
+    assert s["task_info"]["sst2"]["best"]["method"] == "lora"
+    assert s["task_info"]["rte"]["best"]["method"] == "full_ft"
+    by = {m["method"]: m for m in s["methods"]}
+    # LoRA: (91/90 + 54/60) / 2 * 100 = (1.01111 + 0.9) / 2 * 100
+    assert by["lora"]["pct_of_reference"] == pytest.approx((91 / 90 + 54 / 60) / 2 * 100)
+    assert by["bitfit"]["pct_of_reference"] == pytest.approx((81 / 90 + 57 / 60) / 2 * 100)
+    assert by["full_ft"]["pct_of_reference"] == pytest.approx(100.0)
+    assert by["lora"]["average"] == pytest.approx(72.5)
+    # Table order: reference first, then by average.
+    assert [m["method"] for m in s["methods"]] == ["full_ft", "lora", "bitfit"]
+    # The sentence "LoRA matches or beats Full FT on SST-2" is supported; BitFit's is not.
+    beats = {o["data"]["method"]: o for o in obs(s, "matches_or_beats_reference")}
+    assert beats["lora"]["supported"] and beats["lora"]["data"]["tasks"] == ["sst2"]
+    assert not beats["bitfit"]["supported"]
+    assert not obs(s, "reference_best_everywhere")[0]["supported"]
+    closest = obs(s, "closest_to_reference")[0]
+    assert closest["supported"] and closest["data"]["label"] == "LORA"
+    gap = obs(s, "gap_by_task")[0]["data"]
+    assert gap["largest_task"] == "rte" and gap["largest_gap"] == pytest.approx(3.0)
+    assert gap["smallest_task"] == "sst2" and gap["smallest_other_ahead"]
+
+
+def test_reference_best_everywhere_supported_only_when_true():
+    df = rows([("sst2", "full_ft", "full_ft", 90.0), ("sst2", "bitfit", "bitfit", 80.0),
+               ("rte", "full_ft", "full_ft", 70.0), ("rte", "bitfit", "bitfit", 60.0)])
+    s = F.methods_summary(df)
+    assert obs(s, "reference_best_everywhere")[0]["supported"]
+    assert not obs(s, "matches_or_beats_reference")[0]["supported"]
+
+
+def test_collapsed_run_is_flagged_and_excluded_from_who_wins():
+    df = rows([
+        ("rte", "full_ft", "full_ft", 60.0),
+        ("rte", "prompt", "prompt_tuning", 65.0, {"collapsed": True}),  # would "win" if counted
+        ("rte", "bitfit", "bitfit", 58.0),
+    ])
+    s = F.methods_summary(df)
+    best = s["task_info"]["rte"]["best"]
+    assert best["method"] == "full_ft"
+    assert best["excluded"] == ["PROMPT"]
+    by = {m["method"]: m for m in s["methods"]}
+    assert by["prompt"]["scores"]["rte"]["collapsed"]
+    assert by["prompt"]["collapsed_tasks"] == ["rte"]
+    assert by["prompt"]["pct_of_reference"] is None  # no usable task left
+    assert not {o["data"]["method"]: o for o in obs(s, "matches_or_beats_reference")}["prompt"]["supported"]
+    assert obs(s, "collapsed_runs")[0]["supported"]
+    assert obs(s, "collapsed_runs")[0]["data"]["runs"][0]["method"] == "prompt"
+
+
+def test_no_reference_means_no_relative_claims():
+    df = rows([("sst2", "lora", "lora", 91.0), ("sst2", "bitfit", "bitfit", 80.0)])
+    s = F.methods_summary(df)
+    assert s["reference"] is None
+    assert all(m["pct_of_reference"] is None for m in s["methods"])
+    assert not any(o["supported"] for o in s["observations"]
+                   if o["id"] in ("reference_best_everywhere", "closest_to_reference", "memory_savings"))
+
+
+def test_memory_and_flops_relative_to_full_ft():
+    df = rows([
+        ("sst2", "full_ft", "full_ft", 90.0, {"peak_memory_bytes": 2000.0, "train_flops": 30.0}),
+        ("rte", "full_ft", "full_ft", 60.0, {"peak_memory_bytes": 4000.0, "train_flops": 30.0}),
+        ("sst2", "bitfit", "bitfit", 85.0, {"peak_memory_bytes": 1000.0, "train_flops": 20.0}),
+        ("rte", "bitfit", "bitfit", 55.0, {"peak_memory_bytes": 3000.0, "train_flops": 10.0}),
+    ])
+    s = F.methods_summary(df)
+    b = next(m for m in s["methods"] if m["method"] == "bitfit")
+    assert b["memory"]["ratio"] == pytest.approx((0.5 + 0.75) / 2)
+    assert b["memory"]["value"] == pytest.approx(2000.0)
+    assert b["flops"]["ratio"] == pytest.approx((20 / 30 + 10 / 30) / 2)
+    mem = obs(s, "memory_savings")[0]
+    assert mem["supported"] and mem["data"]["min"] == pytest.approx(0.625)
+    assert not obs(s, "memory_not_lower")[0]["supported"]
+
+
+def test_memory_claim_not_made_when_peft_uses_more():
+    df = rows([("sst2", "full_ft", "full_ft", 90.0, {"peak_memory_bytes": 1000.0}),
+               ("sst2", "lora", "lora", 85.0, {"peak_memory_bytes": 1100.0})])
+    s = F.methods_summary(df)
+    assert not obs(s, "memory_savings")[0]["supported"]
+    assert obs(s, "memory_not_lower")[0]["data"]["labels"] == ["LORA"]
+
+
+def test_missing_cells_are_marked_and_average_withheld():
+    df = rows([("sst2", "full_ft", "full_ft", 90.0), ("rte", "full_ft", "full_ft", 60.0),
+               ("sst2", "lora", "lora", 88.0),
+               ("rte", "lora", "lora", float("nan"), {"missing": True, "primary": float("nan")})])
+    s = F.methods_summary(df)
+    lora = next(m for m in s["methods"] if m["method"] == "lora")
+    assert lora["scores"]["rte"]["missing"]
+    assert lora["missing_tasks"] == ["rte"]
+    assert lora["average"] is None and not lora["average_complete"]
+    assert lora["pct_of_reference"] == pytest.approx(88 / 90 * 100)
+    assert not lora["pct_of_reference_complete"]
+
+
+def test_best_learning_rate_is_selected():
+    df = rows([("sst2", "full_ft", "full_ft", 90.0),
+               ("sst2", "bitfit", "bitfit", 70.0, {"lr": 1e-4}), ("sst2", "bitfit", "bitfit", 86.0, {"lr": 1e-3})])
+    s = F.methods_summary(df)
+    e = next(m for m in s["methods"] if m["method"] == "bitfit")["scores"]["sst2"]
+    assert e["mean"] == 86.0 and e["n_settings"] == 2 and e["setting"]["lr"] == 1e-3
+
+
+def test_below_baseline_observation():
+    df = rows([("mrpc", "full_ft", "full_ft", 88.0), ("mrpc", "prompt", "prompt_tuning", 80.0)],
+              baseline_accuracy=81.2)
+    s = F.methods_summary(df)
+    o = obs(s, "at_or_below_baseline")[0]
+    assert o["supported"] and o["data"]["runs"][0]["label"] == "PROMPT"
+
+
+# --- part II ------------------------------------------------------------------------------------
+
+def test_crossover_interpolates_on_log_size():
+    # +10 at 1,000 and -10 at 4,000: zero half-way in log space, sqrt(1000 * 4000) = 2000.
+    r = F.crossover([500, 1000, 4000, 8000], [12.0, 10.0, -10.0, -11.0])
+    assert r["supported"]
+    assert r["n"] == pytest.approx(2000.0)
+    assert (r["lower"], r["upper"]) == (1000.0, 4000.0)
+    assert r["direction"] == "challenger_then_reference"
+
+
+def test_crossover_unequal_deltas():
+    # +5 at 1,000, -15 at 10,000: log10 n = 3 + 5/20 * 1 = 3.25
+    r = F.crossover([1000, 10000], [5.0, -15.0])
+    assert r["n"] == pytest.approx(10 ** 3.25)
+
+
+def test_crossover_at_an_exact_zero_and_reverse_direction():
+    r = F.crossover([100, 200, 400], [-3.0, 0.0, 4.0])
+    assert r["n"] == pytest.approx(200.0) and r["direction"] == "reference_then_challenger"
+
+
+def test_no_crossover_when_the_sign_never_changes():
+    assert F.crossover([100, 1000, 10000], [-1.0, -5.0, -9.0]) == {
+        "supported": False, "n": None, "lower": None, "upper": None, "direction": None}
+    assert not F.crossover([100], [3.0])["supported"]
+
+
+def test_regime_table_with_tolerance():
+    sizes = [500, 1000, 2000, 3000, 5000]
+    deltas = [9.8, 5.2, -0.7, -4.6, -11.2]
+    reg = F.regime_table(sizes, deltas, tolerance=1.0)
+    assert [(r["outcome"], r["sizes"]) for r in reg] == [
+        ("wins", [500, 1000]), ("ties", [2000]), ("loses", [3000, 5000])]
+    assert reg[0]["delta_min"] == pytest.approx(5.2) and reg[0]["delta_max"] == pytest.approx(9.8)
+    assert reg[0]["is_first"] and reg[-1]["is_last"] and not reg[1]["is_first"]
+    # A wider tolerance turns the 1,000 result into a tie too.
+    assert [r["outcome"] for r in F.regime_table(sizes, deltas, tolerance=6.0)] == ["wins", "ties", "loses"]
+
+
+def test_hypothesis_verdicts():
+    assert F.hypothesis_small_data(["wins", "ties", "loses"])["verdict"] == "partial"
+    assert F.hypothesis_small_data(["wins", "ties"])["verdict"] == "holds"
+    assert F.hypothesis_small_data(["loses", "wins"])["verdict"] == "rejected"
+    assert not F.hypothesis_small_data([None])["supported"]
+
+
+def squad_rows(deltas, experiment="squad", sched="st150x2", bitfit_shift=0.0, steps=(150, 150)):
+    spec = []
+    for (size, n), d in deltas.items():
+        ft = 40.0 + n / 100.0
+        for method, kind, f1, st in (("full_ft", "full_ft", ft, steps[0]), ("bitfit", "bitfit", ft + d + bitfit_shift, steps[1])):
+            spec.append(("squad", method, kind, f1 - 10, {
+                "train_size": size, "n_train": n, "schedule": sched, "f1": f1, "exact_match": f1 - 10,
+                "primary_metric": "exact_match", "accuracy": float("nan"), "baseline_accuracy": float("nan"),
+                "steps": st}))
+    return rows(spec, experiment=experiment)
+
+
+def test_size_sweep_deltas_regimes_and_crossover():
+    df = squad_rows({(500, 500): 10.0, (2000, 2000): -0.5, ("all", 8000): -10.0})
+    s = F.size_sweep(df, tolerance=1.0)
+    assert s["reference"] == "full_ft" and s["metrics"] == ["f1", "exact_match"]
+    comp = s["comparisons"][0]
+    assert comp["method"] == "bitfit"
+    assert [r["f1"]["delta"] for r in comp["rows"]] == pytest.approx([10.0, -0.5, -10.0])
+    assert [r["f1"]["outcome"] for r in comp["rows"]] == ["wins", "ties", "loses"]
+    assert comp["rows"][-1]["n_train"] == 8000 and comp["rows"][-1]["is_all"]
+    # Sign changes between 500 (+10) and 2,000 (-0.5): log n = log 500 + 10/10.5 * log 4
+    assert comp["crossover"]["f1"]["n"] == pytest.approx(500 * 4 ** (10 / 10.5))
+    assert comp["hypothesis"]["f1"]["verdict"] == "partial"
+    assert [g["outcome"] for g in comp["regimes"]["f1"]] == ["wins", "ties", "loses"]
+    assert comp["regimes"]["f1"][-1]["first_n"] == 8000
+
+
+def test_schedule_comparison_epochs_vs_steps():
+    steps = squad_rows({(100, 100): 5.0, (1000, 1000): -2.0})
+    epochs = squad_rows({(100, 100): -8.0, (1000, 1000): -6.0}, experiment="squad_epochs", sched="ep2", steps=(13, 13))
+    c = F.schedule_comparison(steps, epochs)
+    assert [r["train_size"] for r in c["rows"]] == [100, 1000]
+    assert c["rows"][0]["schedules"]["epochs"]["deltas"]["bitfit"]["f1"] == pytest.approx(-8.0)
+    assert c["rows"][0]["schedules"]["steps"]["deltas"]["bitfit"]["f1"] == pytest.approx(5.0)
+    widen = next(f for f in c["findings"] if f["id"] == "epochs_schedule_widens_gap" and f["metric"] == "f1")
+    assert widen["supported"]
+    assert widen["data"]["mean_delta_epochs"] == pytest.approx(-7.0)
+    assert widen["data"]["mean_delta_steps"] == pytest.approx(1.5)
+    fewer = next(f for f in c["findings"] if f["id"] == "epochs_schedule_fewer_steps")
+    assert fewer["supported"] and fewer["data"]["steps_epochs"] == 13
+
+
+def test_schedule_comparison_not_made_without_shared_sizes():
+    steps = squad_rows({(100, 100): 5.0})
+    epochs = squad_rows({(1000, 1000): -6.0}, experiment="squad_epochs", sched="ep2")
+    assert F.schedule_comparison(steps, epochs) is None
+    assert F.schedule_comparison(steps, steps.iloc[0:0]) is None
+
+
+def test_conclusions_only_supported_claims():
+    df = rows([("sst2", "full_ft", "full_ft", 90.0), ("sst2", "bitfit", "bitfit", 80.0)])
+    glue = F.methods_summary(df)
+    squad = F.size_sweep(squad_rows({(100, 100): -3.0, (1000, 1000): -5.0}))
+    out = F.conclusions(glue, squad)
+    assert all(o["supported"] for o in out)
+    ids = [o["id"] for o in out]
+    assert "matches_or_beats_reference" not in ids  # BitFit is behind: no such sentence
+    assert "crossover" not in ids  # the sign never changes
+    hyp = next(o for o in out if o["id"] == "hypothesis")
+    assert hyp["data"]["verdict"] == "rejected"
+
+
+def test_clean_makes_json_safe():
+    out = F.clean({"a": float("nan"), "b": [1, float("inf")], "c": pd.NA})
+    assert out == {"a": None, "b": [1, None], "c": None}
