@@ -5,7 +5,7 @@
 writes `cells.csv` (one row per experiment and cell), `summary.json` (the deck's whole Jinja
 context) and Markdown tables. A cell without a result is an error that lists every missing cell
 and the command that runs them, unless missing cells are allowed (`--allow-missing` or
-`training.allow_missing: true`); then they are listed in the summary and marked in the deck.
+`allow_missing: true` in the config); then they are listed in the summary and marked in the deck.
 """
 from __future__ import annotations
 
@@ -93,9 +93,10 @@ def collect(config: dict[str, Any], allow_missing: bool = False, root: str | Pat
 
     Returns (df, missing): df has one row per (experiment, cell) with a result; `missing` one dict per
     (experiment, cell) without one. Missing cells raise MissingCellsError unless `allow_missing` or
-    the config's `training.allow_missing`. Corrupt or foreign files raise ResultError.
+    the config's `allow_missing`. Corrupt or foreign files raise ResultError.
     """
-    allow = bool(allow_missing or config.get("training", {}).get("allow_missing", False))
+    allow = bool(allow_missing or config.get("allow_missing")
+                 or (config.get("training") or {}).get("allow_missing", False))
     root = Path(root)
     rows, missing, cache = [], [], {}
     for name in enabled_experiments(config):
@@ -121,7 +122,7 @@ def collect(config: dict[str, Any], allow_missing: bool = False, root: str | Pat
             f"{len(paths)} of {total} cells have no result yet:\n  {listing}\n"
             f"Run them with:\n  {run_command(paths, config_path)}\n"
             f"or build everything: snakemake --cores N{' --configfile ' + config_path if config_path else ''} slides/deck.md\n"
-            "To build the deck without them, pass --allow-missing or set training.allow_missing: true.",
+            "To build the deck without them, pass --allow-missing (snakemake: --config allow_missing=true).",
             paths,
         )
     return df, missing

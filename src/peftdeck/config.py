@@ -27,6 +27,8 @@ DEFAULT_METHODS: dict[str, dict[str, Any]] = {
     "lora": {"kind": "lora", "lr": 5e-4, "label": "LoRA (r=8)", "r": 8, "alpha": 16, "dropout": 0.1,
              "target_modules": ["query", "value"]},
     "prompt_tuning": {"kind": "prompt_tuning", "lr": 3e-2, "label": "Prompt tuning", "num_virtual_tokens": 20},
+    "adapter_houlsby": {"kind": "adapter_houlsby", "lr": 1e-3, "label": "Adapters (Houlsby)", "reduction_factor": 16},
+    "adapter_pfeiffer": {"kind": "adapter_pfeiffer", "lr": 1e-3, "label": "Adapters (Pfeiffer)", "reduction_factor": 16},
 }
 
 HUB_DATASETS = {
@@ -192,7 +194,8 @@ def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:
     ):
         lrs = exp.get("learning_rates") or [config["methods"][method]["lr"]]
         for lr in lrs:
-            out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(lr), int(bs), int(seed)))
+            out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(lr), int(bs),
+                            int(seed), exp.get("holdout")))
     return out
 
 

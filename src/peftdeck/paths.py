@@ -23,8 +23,8 @@ CELL_PATTERN = (
 # Regular expressions for the wildcards that do not depend on the config.
 WILDCARD_RES = {
     "study": r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    "size": r"[0-9]+|all",
-    "sched": r"ep[0-9.]+|st[0-9]+x[0-9.]+",
+    "size": r"(?:[0-9]+|all|[0-9.]+pct)(?:-ho[0-9.]+)?",
+    "sched": r"(?:ep[0-9.]+|st[0-9]+x[0-9.]+)(?:t[0-9]+)?",
     "lr": r"[0-9.]+(?:e[-+]?[0-9]+)?",
     "bs": r"[0-9]+",
     "seed": r"[0-9]+",
@@ -37,21 +37,46 @@ def fmt_float(x: float) -> str:
 
 
 def sched_tag(schedule: dict[str, Any]) -> str:
-    """`{epochs: 3}` -> `ep3`; `{steps: 2000, epochs: 2}` -> `st2000x2`."""
+    """`{epochs: 3}` -> `ep3`; `{steps: 2000, epochs: 2}` -> `st2000x2`; a time budget adds `t<seconds>`."""
     epochs = fmt_float(schedule["epochs"])
-    if schedule.get("steps"):
-        return f"st{int(schedule['steps'])}x{epochs}"
-    return f"ep{epochs}"
+    tag = f"st{int(schedule['steps'])}x{epochs}" if schedule.get("steps") else f"ep{epochs}"
+    if schedule.get("seconds"):
+        tag += f"t{int(schedule['seconds'])}"
+    return tag
 
 
 def parse_sched(tag: str) -> dict[str, Any]:
-    m = re.fullmatch(r"ep([0-9.]+)", tag)
-    if m:
-        return {"epochs": float(m.group(1))}
-    m = re.fullmatch(r"st([0-9]+)x([0-9.]+)", tag)
-    if m:
-        return {"steps": int(m.group(1)), "epochs": float(m.group(2))}
-    raise ValueError(f"schedule tag {tag!r} is neither ep<E> nor st<S>x<E>")
+    m = re.fullmatch(r"(?:ep([0-9.]+)|st([0-9]+)x([0-9.]+))(?:t([0-9]+))?", tag)
+    if not m:
+        raise ValueError(f"schedule tag {tag!r} is not ep<E> or st<S>x<E>, optionally followed by t<seconds>")
+    out: dict[str, Any] = {"epochs": float(m.group(1) or m.group(3))}
+    if m.group(2):
+        out["steps"] = int(m.group(2))
+    if m.group(4):
+        out["seconds"] = int(m.group(4))
+    return out
+
+
+def size_tag(train_size: int | str, holdout: float | None = None) -> str:
+    """500 -> `500`; all -> `all`; "10%" -> `10pct`; a held-out selection split adds `-ho<fraction>`."""
+    text = str(train_size)
+    if text.endswith("%"):
+        text = fmt_float(float(text[:-1])) + "pct"
+    return text + (f"-ho{fmt_float(holdout)}" if holdout else "")
+
+
+def parse_size(tag: str) -> tuple[int | str, float | None]:
+    m = re.fullmatch(r"([0-9]+|all|([0-9.]+)pct)(?:-ho([0-9.]+))?", tag)
+    if not m:
+        raise ValueError(f"size tag {tag!r} is not <n>, all or <p>pct, optionally followed by -ho<fraction>")
+    size: int | str
+    if m.group(2):
+        size = fmt_float(float(m.group(2))) + "%"
+    elif m.group(1) == "all":
+        size = "all"
+    else:
+        size = int(m.group(1))
+    return size, float(m.group(3)) if m.group(3) else None
 
 
 @dataclass(frozen=True, order=True)
@@ -61,11 +86,12 @@ class Cell:
     study: str
     task: str
     method: str
-    train_size: int | str  # an int, or "all"
+    train_size: int | str  # an int, "all", or a fraction of the train split such as "10%"
     sched: str
     lr: float
     batch_size: int
     seed: int
+    holdout: float | None = None  # fraction of train held out for model selection (grid studies)
 
     @property
     def path(self) -> str:
@@ -85,6 +111,7 @@ class Cell:
             "lr": self.lr,
             "batch_size": self.batch_size,
             "seed": self.seed,
+            "holdout": self.holdout,
         }
 
 
@@ -93,7 +120,7 @@ def cell_wildcards(cell: Cell) -> dict[str, str]:
         "study": cell.study,
         "task": cell.task,
         "method": cell.method,
-        "size": str(cell.train_size),
+        "size": size_tag(cell.train_size, cell.holdout),
         "sched": cell.sched,
         "lr": fmt_float(cell.lr),
         "bs": str(cell.batch_size),
@@ -108,22 +135,24 @@ def cell_path(cell: Cell) -> str:
 def cell_from_wildcards(w: Any) -> Cell:
     """Build a Cell from Snakemake wildcards (or any mapping with the same keys)."""
     get = (lambda k: w[k]) if isinstance(w, dict) else (lambda k: getattr(w, k))
-    size = get("size")
+    size, holdout = parse_size(get("size"))
     return Cell(
         study=get("study"),
         task=get("task"),
         method=get("method"),
-        train_size="all" if size == "all" else int(size),
+        train_size=size,
         sched=get("sched"),
         lr=float(get("lr")),
         batch_size=int(get("bs")),
         seed=int(get("seed")),
+        holdout=holdout,
     )
 
 
 _CELL_RE = re.compile(
     r"(?:.*/)?" + re.escape(RESULTS) + r"/(?P<study>[^/]+)/runs/(?P<task>[^/]+)/(?P<method>[^/]+)/"
-    r"n(?P<size>[0-9]+|all)/(?P<sched>ep[0-9.]+|st[0-9]+x[0-9.]+)-lr(?P<lr>[0-9.]+(?:e[-+]?[0-9]+)?)"
+    r"n(?P<size>" + WILDCARD_RES["size"] + r")/(?P<sched>" + WILDCARD_RES["sched"] + r")"
+    r"-lr(?P<lr>[0-9.]+(?:e[-+]?[0-9]+)?)"
     r"-bs(?P<bs>[0-9]+)/seed(?P<seed>[0-9]+)/metrics\.json"
 )
 

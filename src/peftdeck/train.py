@@ -126,6 +126,29 @@ def label_keys(task) -> list[str]:
     return ["start_positions", "end_positions"] if task.kind == "qa" else ["labels"]
 
 
+# --- data ------------------------------------------------------------------------------------
+
+HOLDOUT_SEED = 20_231  # one fixed split for every cell of a study, whatever the cell's own seed
+
+
+def split_holdout(rows: list, fraction: float | None) -> tuple[list, list | None]:
+    """Carve a model-selection split out of train; the same examples for every grid point."""
+    if not fraction:
+        return rows, None
+    order = list(range(len(rows)))
+    random.Random(HOLDOUT_SEED).shuffle(order)
+    k = max(1, int(round(fraction * len(rows))))
+    held = set(order[:k])
+    return [r for i, r in enumerate(rows) if i not in held], [rows[i] for i in sorted(held)]
+
+
+def resolve_train_size(size: int | str, available: int) -> int | str:
+    """A percentage of the available training examples becomes a count; other sizes pass through."""
+    if isinstance(size, str) and size.endswith("%"):
+        return max(1, int(round(float(size[:-1]) / 100 * available)))
+    return size
+
+
 # --- schedule ----------------------------------------------------------------------------------
 
 def total_steps(schedule: dict[str, Any], n_features: int, batch_size: int) -> int:
@@ -209,7 +232,8 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
 
     data = spec["data"]
     splits = task.load(data["source"], data["location"], files=data.get("files"))
-    train_rows = task.subsample(splits["train"], cell["train_size"], seed)
+    train_pool, select_rows = split_holdout(splits["train"], cell.get("holdout"))
+    train_rows = task.subsample(train_pool, resolve_train_size(cell["train_size"], len(train_pool)), seed)
     eval_rows = splits["validation"]
 
     from transformers import AutoTokenizer
@@ -220,6 +244,7 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
         task.doc_stride = int(training["doc_stride"])
     train_feats = task.encode_train(train_rows, tokenizer, max_length)
     eval_feats = task.encode_eval(eval_rows, tokenizer, max_length)
+    select_feats = task.encode_eval(select_rows, tokenizer, max_length) if select_rows else None
 
     seed_everything(seed)
     model = load_model(spec["model"], task, task.num_labels)
@@ -275,10 +300,15 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
     examples = 0
     step = 0
     losses: list[float] = []
+    budget_s = spec["schedule"].get("seconds")
+    stopped_early = False
     train0 = time.perf_counter()
-    while step < steps:
+    while step < steps and not stopped_early:
         for idx in length_grouped_order(lengths, batch_size, gen, training["group_by_length"]):
             if step >= steps:
+                break
+            if budget_s and time.perf_counter() - train0 >= budget_s:
+                stopped_early = True
                 break
             loss_sum = 0.0
             for m in range(0, len(idx), micro):
@@ -310,6 +340,11 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
     eval0 = time.perf_counter()
     outputs = predict(model, eval_feats, int(training["eval_batch_size"]), device, autocast, task.kind)
     metrics = task.score(eval_rows, eval_feats, outputs)
+    selection = None
+    if select_feats is not None:
+        select_out = predict(model, select_feats, int(training["eval_batch_size"]), device, autocast, task.kind)
+        selection = {"split": "held-out part of train", "fraction": cell["holdout"], "n": len(select_rows),
+                     "metrics": {k: float(v) for k, v in task.score(select_rows, select_feats, select_out).items()}}
     eval_s = time.perf_counter() - eval0
     mem, mem_kind = peak_memory(device)
 
@@ -339,7 +374,9 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
             "wall_s": _finite_or(process_age_s(), time.perf_counter() - wall0),
             "train_examples_per_s": examples / train_s if train_s > 0 else None,
             "train_tokens": tokens,
-            "steps": steps,
+            "steps": step,
+            "planned_steps": steps,
+            "stopped_by_time_budget": stopped_early,
             "epochs": examples / max(1, n_feat),
             "micro_batch_size": micro,
             "grad_accum_steps": accum,
@@ -357,6 +394,8 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
         "versions": versions(),
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if selection is not None:
+        result["selection"] = selection
     if task.kind != "qa":
         base = task.baseline(train_rows, eval_rows)
         if base is not None:

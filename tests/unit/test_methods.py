@@ -8,7 +8,8 @@ from transformers import BertConfig, BertForQuestionAnswering, BertForSequenceCl
 from peftdeck.methods import METHOD_KINDS, apply_method, count_parameters, get_method
 
 LORA = {"r": 8, "alpha": 16, "dropout": 0.1, "target_modules": ["query", "value"]}
-OPTIONS = {"full_ft": {}, "bitfit": {}, "bitfit_subset": {}, "lora": LORA, "prompt_tuning": {"num_virtual_tokens": 20}}
+OPTIONS = {"full_ft": {}, "bitfit": {}, "bitfit_subset": {}, "lora": LORA, "prompt_tuning": {"num_virtual_tokens": 20},
+           "adapter_houlsby": {"reduction_factor": 4}, "adapter_pfeiffer": {"reduction_factor": 4}}
 
 
 def tiny_config(**kw) -> BertConfig:
@@ -32,6 +33,11 @@ def expected_tiny(kind: str) -> int:
         return layers * 2 * (h * 8 * 2) + head
     if kind == "prompt_tuning":
         return 20 * h + head
+    adapter = h * 4 + 4 + 4 * h + h  # down (h->h/4) and up (h/4->h), with biases
+    if kind == "adapter_houlsby":  # two adapters per layer, and every LayerNorm
+        return layers * 2 * adapter + (1 + 2 * layers) * 2 * h + head
+    if kind == "adapter_pfeiffer":  # one adapter per layer, after the feed-forward block
+        return layers * adapter + head
     raise AssertionError(kind)
 
 
@@ -94,6 +100,21 @@ def test_unknown_kind_and_option_are_named():
 REFERENCE_COUNTS = {  # trainable parameters on bert-base-uncased, binary classification
     "full_ft": 109_483_778, "bitfit": 104_450, "bitfit_subset": 47_618, "lora": 296_450, "prompt_tuning": 16_898,
 }
+ADAPTER_COUNTS = {  # reduction factor 16: bottleneck 48, 74,544 weights per adapter
+    "adapter_houlsby": 24 * 74_544 + 25 * 1_536 + 1_538, "adapter_pfeiffer": 12 * 74_544 + 1_538,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ADAPTER_COUNTS))
+def test_adapters_start_as_the_pretrained_function_and_count_on_bert_base(kind, shared_data):
+    cfg = BertConfig.from_pretrained(shared_data / "models/no-weights/bert-base-uncased", num_labels=2)
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(cfg).eval()
+    ids = torch.randint(0, 1000, (2, 9))
+    before = model(input_ids=ids).logits
+    model = apply_method(model, kind, "classification", {"reduction_factor": 16}).eval()
+    assert count_parameters(model)[0] == ADAPTER_COUNTS[kind]
+    assert torch.allclose(before, model(input_ids=ids).logits)  # zero-initialised up-projection
 
 
 @pytest.mark.parametrize("kind", sorted(REFERENCE_COUNTS))

@@ -19,6 +19,7 @@ test checks against. The node declares more CPUs than the machine may have
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -44,7 +45,7 @@ def unavailable_reason() -> str | None:
     """Why a cluster cannot be started here, or None when it can."""
     if os.geteuid() != 0:
         return "the one-node SLURM test cluster runs its daemons as root; run the tests as root (CI does)"
-    missing = [b for b in ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "scontrol", "sinfo") if not _which(b)]
+    missing = [b for b in ("slurmctld", "slurmd", "munged", "sbatch", "srun", "squeue", "scontrol", "sinfo") if not _which(b)]
     if missing:
         return f"SLURM/munge binaries not found ({', '.join(missing)}); install them with `make system-deps` (Debian: slurm-wlm munge)"
     return None
@@ -103,8 +104,21 @@ PartitionName={PARTITION} Nodes={node} Default=YES MaxTime=INFINITE State=UP
 
 
 def env_for(d: Path) -> dict[str, str]:
-    """Environment variables that point SLURM's clients at this cluster."""
-    return {"SLURM_CONF": str(Path(d) / "slurm.conf")}
+    """Environment variables that point SLURM's clients at this cluster.
+
+    SLURM_CONF alone is not enough: inside a job, the executor plugin's job step drops every SLURM_*
+    variable before its nested `srun`, which then looks for /etc/slurm/slurm.conf. A real cluster has
+    that file (or runs configless); here an `srun` first on PATH puts SLURM_CONF back.
+    """
+    d = Path(d)
+    return {"SLURM_CONF": str(d / "slurm.conf"), "PATH": f"{d / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def _write_srun_wrapper(d: Path) -> None:
+    (d / "bin").mkdir(exist_ok=True)
+    wrapper = d / "bin" / "srun"
+    wrapper.write_text(f"#!/bin/sh\nSLURM_CONF='{d}/slurm.conf' exec '{_which('srun')}' \"$@\"\n")
+    wrapper.chmod(0o755)
 
 
 def _run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -134,6 +148,7 @@ def start(d: str | os.PathLike, timeout: float = 60.0) -> dict[str, str]:
     node = socket.gethostname().split(".")[0]
     ctld_port, slurmd_port = _free_ports(2)
     (d / "slurm.conf").write_text(_conf(d, node, ctld_port, slurmd_port))
+    _write_srun_wrapper(d)
     env = env_for(d)
 
     _run([_which("munged"), "--force", f"--socket={d}/munge/munge.socket", f"--key-file={key}",
@@ -216,7 +231,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "start":
         env = start(argv[1])
         for k, v in env.items():
-            print(f"export {k}={v}")
+            print(f"export {k}={shlex.quote(v)}")
     else:
         stop(argv[1])
     return 0

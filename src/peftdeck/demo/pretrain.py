@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "max_position_embeddings": 192,
     "model_max_length": 128,
     "eval_sequences": 64,
+    # Share of batches whose position ids are shifted by a random offset (see the training loop).
+    "position_shift": 0.5,
 }
 SCHEMA = "peftdeck.demo_pretrain/1"
 
@@ -314,7 +316,7 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
             position_ids = None
             # Prompt tuning puts 20 virtual tokens in front, moving every real token 20 positions
             # right; shifting half the batches by a random offset trains those positions too.
-            if max_offset > 0 and torch.rand((), generator=generator).item() < 0.5:
+            if max_offset > 0 and torch.rand((), generator=generator).item() < DEFAULTS["position_shift"]:
                 offset = int(torch.randint(0, max_offset + 1, (), generator=generator))
                 position_ids = (torch.arange(ids.shape[1]) + offset).unsqueeze(0).expand_as(ids)
             loss, _, _ = _mlm_loss(torch, model, ids, types, attention, position_ids, n_vocab,

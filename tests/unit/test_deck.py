@@ -1,0 +1,168 @@
+"""The deck template renders from a summary, states only supported findings, leaks no nan/None."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from peftdeck import aggregate, deck
+from synthetic_cells import small_config, write_results
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "templates" / "deck.md.j2"
+
+SECTIONS = [
+    "# Agenda", "# Metrics per task", "# Methods overview", "# Memory and compute per method",
+    "# Part I — setup", "# Part I — results", "# Part I — observations", "# Part I — Trainable parameters",
+    "# Part I — Training compute", "# Part I — Scores per task", "# Part II — SQuAD v1.1: hypothesis",
+    "# Part II — setup", "# Part II — fixed epochs vs step budget", "# Part II — F1 score",
+    "# Part II — Exact match (EM)", "# Part II — F1 and exact match against training-set size",
+    "# Part II — who wins where", "# Part II — conclusion", "# Conclusions", "# Summary",
+]
+BANNER = "DEMO — generated data, not real results"
+
+
+def summary_for(tmp_path, demo=True, skip=lambda c: False, seeds=None, **changes):
+    cfg = small_config(demo=demo, seeds=seeds, **changes)
+    write_results(cfg, tmp_path, skip=skip, collapsed=lambda c: c.task == "rte" and c.method == "prompt_tuning")
+    df, missing = aggregate.collect(cfg, allow_missing=True, root=tmp_path)
+    return aggregate.build_summary(df, missing, cfg, config_path="config/demo.yaml")
+
+
+def render(summary):
+    return deck.render_markdown(summary, TEMPLATE)
+
+
+def slides(md):
+    body = md.split("\n---\n", 2)[2]  # after the front matter
+    return [s for s in body.split("\n---\n")]
+
+
+def test_every_section_present_and_no_leaks(tmp_path):
+    md = render(summary_for(tmp_path))
+    for heading in SECTIONS:
+        assert heading in md, heading
+    assert "# Missing cells" not in md
+    assert not re.search(r"\b(nan|NaN|None|inf|undefined)\b", md)
+    assert BANNER in md
+    assert md.startswith("---\nmarp: true\n")
+    for name in ("parameter_efficiency", "flops", "glue_results", "squad_curves"):
+        assert f"](figures/{name}.png)" in md
+    # Every separator stands alone between blank lines, so no paragraph turns into a heading.
+    lines = md.splitlines()
+    for i, line in enumerate(lines[1:], 1):
+        if line == "---" and i > lines[1:].index("---") + 1:
+            assert lines[i - 1] == "" and lines[i + 1] == ""
+
+
+def test_banner_absent_for_real_data(tmp_path):
+    md = render(summary_for(tmp_path, demo=False))
+    assert BANNER not in md and "demo numbers" not in md
+    assert "Hugging Face Hub" in md
+
+
+def test_findings_shown_only_when_supported(tmp_path):
+    summary = summary_for(tmp_path)
+    md = render(summary)
+    # The synthetic data: LoRA beats Full FT on SST-2 only; BitFit beats no task.
+    assert "**LoRA (r=8)** matches or beats Full FT on SST-2" in md
+    assert "**BitFit** matches or beats Full FT on SST-2" not in md
+    assert not re.search(r"\*\*BitFit\*\* matches or beats Full FT on (SST-2|MRPC|RTE)", md)
+    assert "has the best score on every task" not in md
+    assert "Prompt tuning on RTE" in md and "52.70 †" in md
+    assert "crossover near" in md
+    # Take the LoRA claim away: the sentence goes with it.
+    for o in summary["glue"]["observations"]:
+        o["supported"] = False
+    summary["conclusions"] = []
+    md = render(summary)
+    assert "matches or beats Full FT on SST-2" not in md
+    assert "No comparison is supported" in md
+
+
+def test_missing_cells_marked_and_listed(tmp_path):
+    md = render(summary_for(tmp_path, skip=lambda c: c.task == "mrpc" and c.method == "lora"))
+    assert "# Missing cells" in md
+    assert "*missing*" in md
+    assert "snakemake --cores N --configfile config/demo.yaml" in md
+    assert not re.search(r"\b(nan|None)\b", md)
+
+
+def test_sections_of_unconfigured_experiments_are_left_out(tmp_path):
+    cfg = small_config()
+    experiments = {"glue": cfg["experiments"]["glue"]}
+    md = render(summary_for(tmp_path, experiments={"glue": {k: v for k, v in experiments["glue"].items()
+                                                            if k in ("tasks", "methods", "train_sizes", "schedules", "seeds")}}))
+    assert "# Part I — results" in md
+    assert "Part II" not in md and "squad_curves" not in md
+    assert not re.search(r"\b(nan|None)\b", md)
+
+
+def test_epochs_slide_says_when_not_configured(tmp_path):
+    from synthetic_cells import SMALL_CONFIG
+
+    exps = {k: v for k, v in SMALL_CONFIG["experiments"].items() if k != "squad_epochs"}
+    md = render(summary_for(tmp_path, experiments=exps))
+    assert "# Part II — fixed epochs vs step budget" in md
+    assert "is not configured in this study" in md
+
+
+def test_multi_seed_shows_std(tmp_path):
+    md = render(summary_for(tmp_path, seeds=[1, 2]))
+    assert " ± " in md
+    assert "Means ± standard deviation over seeds 1, 2" in md
+
+
+def test_long_tables_split_over_slides(tmp_path):
+    summary = summary_for(tmp_path)
+    rows = summary["squad"]["comparisons"][0]["rows"]
+    summary["squad"]["comparisons"][0]["rows"] = (rows * 4)[:13]
+    md = render(summary)
+    assert "# Part II — F1 score (1/2)" in md and "# Part II — F1 score (2/2)" in md
+    for s in slides(md):
+        assert sum(1 for line in s.splitlines() if line.startswith("| ")) <= 14
+
+
+@pytest.mark.parametrize("value,expected", [
+    (None, "—"), (float("nan"), "—"), ({"mean": 91.234, "std": None, "n": 1}, "91.23"),
+    ({"mean": 91.234, "std": 0.5, "n": 2}, "91.23 ± 0.50"),
+])
+def test_score_filter(value, expected):
+    assert deck.fmt_score(value) == expected
+
+
+def test_other_filters():
+    assert deck.fmt_pct(0.09540) == "0.095%" and deck.fmt_pct(100.0) == "100%" and deck.fmt_pct(0.2708) == "0.27%"
+    assert deck.fmt_signed(-0.004) == "+0.00" and deck.fmt_signed(9.77) == "+9.77" and deck.fmt_signed(None) == "—"
+    assert deck.fmt_int(109483778.0) == "109,483,778"
+    assert deck.fmt_size({"train_size": "all", "n_train": 88524}) == "all (88,524)"
+    assert deck.fmt_bytes(2.2 * 2**30) == "2.20 GiB" and deck.fmt_flops(1.2e14) == "120 TFLOP"
+    assert deck.fmt_ratio(0.5) == "0.50×" and deck.fmt_g(2e-05) == "2e-05"
+    assert deck.fmt_schedule({"steps": 2000, "epochs": 2}).startswith("max(2,000 steps")
+
+
+def test_build_cli(tmp_path):
+    import json
+
+    summary = summary_for(tmp_path)
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    out = tmp_path / "slides" / "deck.md"
+    assert deck.main(["build", "--summary", str(path), "--template", str(TEMPLATE), "--out", str(out)]) == 0
+    assert out.read_text().startswith("---\nmarp: true")
+
+
+def test_plots_make_all(tmp_path):
+    import matplotlib.image as mpimg
+    import pandas as pd
+
+    from peftdeck import plots
+
+    summary = summary_for(tmp_path, seeds=[1, 2])
+    df = pd.DataFrame()
+    written = plots.make_all(df, summary, tmp_path / "figures")
+    assert sorted(p.name for p in written) == sorted(f"{f['name']}.png" for f in summary["figures"])
+    for p in written:
+        img = mpimg.imread(p)
+        assert img.shape[1] >= 1500 and img.std() > 0.05, p  # slide-sized, not blank
