@@ -33,10 +33,10 @@ HPARAM_KEYS = ("train_size", "schedule", "lr", "batch_size")
 
 # Which figures the deck shows, and which part of the summary each needs.
 FIGURES = {
-    "parameter_efficiency": ("glue", "Trainable parameters and score per method"),
-    "flops": ("glue", "Training compute and peak memory per method"),
-    "glue_results": ("glue", "Scores per task against the majority-class baseline"),
-    "squad_curves": ("squad", "F1 and exact match against training-set size"),
+    "parameter_efficiency": ("glue", "Parameter efficiency"),
+    "flops": ("glue", "Compute and memory"),
+    "glue_results": ("glue", "Scores vs majority baseline"),
+    "squad_curves": ("squad", "Scores vs training-set size"),
 }
 
 

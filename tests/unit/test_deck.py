@@ -14,10 +14,10 @@ TEMPLATE = REPO / "templates" / "deck.md.j2"
 
 SECTIONS = [
     "# Agenda", "# Metrics per task", "# Methods overview", "# Memory and compute per method",
-    "# Part I — setup", "# Part I — results", "# Part I — observations", "# Part I — Trainable parameters",
-    "# Part I — Training compute", "# Part I — Scores per task", "# Part II — SQuAD v1.1: hypothesis",
+    "# Part I — setup", "# Part I — results", "# Part I — observations", "# Part I — Parameter efficiency",
+    "# Part I — Compute and memory", "# Part I — Scores vs majority baseline", "# Part II — SQuAD v1.1: hypothesis",
     "# Part II — setup", "# Part II — fixed epochs vs step budget", "# Part II — F1 score",
-    "# Part II — Exact match (EM)", "# Part II — F1 and exact match against training-set size",
+    "# Part II — Exact match (EM)", "# Part II — Scores vs training-set size",
     "# Part II — who wins where", "# Part II — conclusion", "# Conclusions", "# Summary",
 ]
 BANNER = "DEMO — generated data, not real results"
