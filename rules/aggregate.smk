@@ -30,6 +30,7 @@ rule aggregate:
     params:
         out_dir=lambda wc: P.tables_dir(wc.study),
         allow_missing="--allow-missing" if CONFIG["allow_missing"] else "",
+        label=CONFIG_LABEL,
     shell:
-        "{PY} -m peftdeck.aggregate --config {input.cfg:q} --out-dir {params.out_dir:q}"
-        " {params.allow_missing} > {log:q} 2>&1"
+        "{PY} -m peftdeck.aggregate --config {input.cfg:q} --config-label {params.label:q}"
+        " --out-dir {params.out_dir:q} {params.allow_missing} > {log:q} 2>&1"

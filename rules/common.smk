@@ -1,5 +1,6 @@
 # Validation, wildcard constraints and input functions, done once for every rule file.
 import json
+import os
 import re
 import shlex
 import sys
@@ -15,6 +16,9 @@ except pdconfig.ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
 STUDY = CONFIG["study"]
+CONFIG_LABEL = " + ".join(
+    os.path.relpath(f) if os.path.isabs(str(f)) else str(f) for f in workflow.configfiles
+)
 # The interpreter that runs Snakemake runs the jobs too (quoted: no config string reaches a shell raw).
 PY = shlex.quote(sys.executable)
 CELLS = pdconfig.all_cells(CONFIG)
@@ -62,6 +66,14 @@ def present_cells():
     if CONFIG["allow_missing"]:
         return [c.path for c in CELLS if os.path.exists(c.path)]
     return [c.path for c in CELLS]
+
+
+def figure_outputs():
+    """The figures the deck shows: which ones depends on the experiments that are enabled."""
+    from peftdeck.findings import FIGURES
+
+    enabled = pdconfig.enabled_experiments(CONFIG)
+    return [f"{P.figures_dir()}/{name}.png" for name, (needs, _) in FIGURES.items() if needs in enabled]
 
 
 def final_outputs():

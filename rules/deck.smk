@@ -8,15 +8,12 @@ localrules:
     deck_pdf,
 
 
-FIGURES = ["parameter_efficiency", "flops", "glue_results", "squad_curves"]
-
-
 rule plots:
     input:
         csv=P.cells_csv(STUDY),
         summary=P.summary_json(STUDY),
     output:
-        [f"{P.figures_dir()}/{name}.png" for name in FIGURES],
+        figure_outputs(),
     log:
         f"results/{STUDY}/logs/plots.log",
     params:

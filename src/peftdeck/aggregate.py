@@ -366,11 +366,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--config", required=True, help="study config YAML (e.g. config/demo.yaml)")
     ap.add_argument("--out-dir", required=True, help="folder for cells.csv, summary.json and the tables")
     ap.add_argument("--allow-missing", action="store_true", help="list missing cells instead of failing")
+    ap.add_argument("--config-label", help="config file name to show on the title slide (default: --config)")
     args = ap.parse_args(argv)
+    label = args.config_label or args.config
     try:
         config = load_config(args.config)
-        df, missing = collect(config, allow_missing=args.allow_missing, config_path=args.config)
-        write_tables(df, missing, config, args.out_dir, config_path=args.config)
+        df, missing = collect(config, allow_missing=args.allow_missing, config_path=label)
+        write_tables(df, missing, config, args.out_dir, config_path=label)
     except (ConfigError, ResultError, MissingCellsError) as exc:
         print(f"aggregate: {exc}", file=sys.stderr)
         return 1

@@ -260,6 +260,6 @@ def resolve_cell(config: dict[str, Any], cell: Cell) -> dict[str, Any]:
         "model": {"source": config["model"]["source"], "location": model_location(config),
                   "name": model_name(config)},
         "data": {"source": src["source"], "location": data_location(config, cell.task),
-                 "files": src.get("files")},
+                 "files": src.get("files"), "eval_size": src.get("eval_size")},
         "training": dict(config["training"]),
     }

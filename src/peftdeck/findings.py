@@ -422,7 +422,7 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
         few = min(withp, key=lambda r: r["trainable_pct"])
         out.append({"id": "fewest_parameters", "supported": not few["is_reference"],
                     "data": {"label": few["label"], "trainable_pct": few["trainable_pct"],
-                             "pct_of_reference": few["pct_of_reference"]}})
+                             "pct_of_reference": few["pct_of_reference"] if few["pct_of_reference_complete"] else None}})
     return out
 
 

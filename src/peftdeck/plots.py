@@ -59,7 +59,7 @@ def _save(fig, out_dir: Path, name: str) -> Path:
 
 def _demo_mark(fig, summary: dict[str, Any]) -> None:
     if summary.get("meta", {}).get("demo"):
-        fig.text(0.995, 0.005, "DEMO — generated data", ha="right", va="bottom", fontsize=13,
+        fig.text(0.995, 0.995, "DEMO — generated data", ha="right", va="top", fontsize=13,
                  color="#c0392b", fontweight="bold")
 
 
@@ -238,8 +238,10 @@ def squad_curves(summary: dict[str, Any], out_dir: Path, cells: pd.DataFrame | N
         ax.set_xlabel("training examples (log scale)")
         ax.set_ylabel(f"{summary['metric_labels'].get(met, met)} (%)")
         ax.set_title(summary.get("metric_names", {}).get(met, met))
-    axes[0][0].legend(loc="lower right", fontsize=12)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     _demo_mark(fig, summary)
     return _save(fig, out_dir, "squad_curves")
 

@@ -234,7 +234,7 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
     splits = task.load(data["source"], data["location"], files=data.get("files"))
     train_pool, select_rows = split_holdout(splits["train"], cell.get("holdout"))
     train_rows = task.subsample(train_pool, resolve_train_size(cell["train_size"], len(train_pool)), seed)
-    eval_rows = splits["validation"]
+    eval_rows = splits["validation"][: data.get("eval_size") or None]
 
     from transformers import AutoTokenizer
 

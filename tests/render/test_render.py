@@ -138,10 +138,10 @@ def test_nothing_runs_off_a_slide(rendered):
 
 
 def test_overflow_check_catches_a_long_table(rendered, tmp_path):
-    front = rendered["md"].split("\n---\n", 2)
+    front_matter = rendered["md"].split("\n---\n", 1)[0]  # `---` + the front matter
     rows = "\n".join(f"| row {i} | {i * 1.5:.2f} | {i * 2.5:.2f} |" for i in range(40))
     md = tmp_path / "long.md"
-    md.write_text(front[0] + "\n---\n" + front[1] + "\n---\n\n# Too long\n\n| a | b | c |\n|---|---:|---:|\n" + rows + "\n")
+    md.write_text(front_matter + "\n---\n\n# Too long\n\n| a | b | c |\n|---|---:|---:|\n" + rows + "\n")
     deck.render(md, pdf=tmp_path / "long.pdf")
     (img,) = pages(tmp_path / "long.pdf", tmp_path / "png")
     assert margin_ink(img)["bottom"] > 0.002

@@ -20,7 +20,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
 
 DEFAULTS: dict[str, Any] = {
     "steps": 300,
-    "batch_size": 32,
+    "batch_size": 64,  # sequences per step in the short phase; the long phase takes half as many
     "seq_len": 128,
     "lr": 2e-3,
     "warmup_ratio": 0.06,
@@ -46,9 +46,12 @@ DEFAULTS: dict[str, Any] = {
     "max_position_embeddings": 192,
     "model_max_length": 128,
     "eval_sequences": 64,
-    # Share of batches whose position ids are shifted by a random offset (see the training loop).
+    # Share of the steps run on full-length sequences (the rest use half the length, twice the batch).
+    "long_fraction": 0.2,
+    # Share of those long batches whose position ids are shifted by a random offset.
     "position_shift": 0.5,
 }
+HOLD_OUT_EVERY = 50
 SCHEMA = "peftdeck.demo_pretrain/1"
 
 
@@ -153,6 +156,18 @@ def pack_sequences(lines: list[list[int]], seq_len: int) -> list[tuple[list[int]
     if chunk:
         flush()
     return out
+
+
+def _shuffled_batches(sequences: list, size: int, rng: random.Random) -> Iterator[list]:
+    """Endless batches: each epoch is a fresh permutation; a batch may straddle two epochs."""
+    order: list[int] = []
+    while True:
+        while len(order) < size:
+            epoch = list(range(len(sequences)))
+            rng.shuffle(epoch)
+            order += epoch
+        yield [sequences[i] for i in order[:size]]
+        del order[:size]
 
 
 def _collate(torch, batch: list[tuple[list[int], list[int]]]):
@@ -271,15 +286,19 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
         vocab_file = train_tokenizer(corpus, tmp, vocab_size=vocab_size)
         encoded = _encode_lines(vocab_file, lines)
         n_vocab = sum(1 for _ in open(vocab_file, encoding="utf-8"))
-        sequences = pack_sequences(encoded, seq_len)
-        # Every 40th sequence is held out: a fixed, spread-out sample, independent of the seed.
-        held_idx = set(range(0, len(sequences), 40)[:DEFAULTS["eval_sequences"]]) if len(sequences) > 1 else set()
-        held_out = [s for i, s in enumerate(sequences) if i in held_idx]
-        train_seqs = [s for i, s in enumerate(sequences) if i not in held_idx]
-        if not train_seqs:
-            raise ValueError(f"corpus {corpus} is too small: no training sequence left after holding out {len(held_out)}")
-        log(f"vocabulary {n_vocab} tokens; {len(lines)} lines -> {len(train_seqs)} training / "
-            f"{len(held_out)} held-out sequences of <= {seq_len} tokens")
+        # Every 50th line is held out: a fixed, spread-out sample, independent of the seed.
+        held_lines = encoded[::HOLD_OUT_EVERY]
+        train_lines = [x for i, x in enumerate(encoded) if i % HOLD_OUT_EVERY]
+        short_len = max(8, seq_len // 2)
+        long_steps = round(DEFAULTS["long_fraction"] * steps)
+        phases = [("short", steps - long_steps, short_len, batch_size, 0.0),
+                  ("long", long_steps, seq_len, max(1, batch_size // 2), DEFAULTS["position_shift"])]
+        packed = {name: pack_sequences(train_lines, length) for name, _, length, _, _ in phases}
+        held_out = pack_sequences(held_lines, short_len)[:DEFAULTS["eval_sequences"]]
+        if not packed["short"]:
+            raise ValueError(f"corpus {corpus} is too small: no training sequence left after the hold-out")
+        log(f"vocabulary {n_vocab} tokens; {len(lines)} lines -> {len(packed['short'])} training sequences of "
+            f"<= {short_len} tokens, {len(packed['long'])} of <= {seq_len}, {len(held_out)} held out")
 
         torch.manual_seed(seed)
         # No dropout while pre-training: a few hundred steps underfit, so dropout would only slow
@@ -297,40 +316,37 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
             optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
         generator = torch.Generator().manual_seed(seed)
         order_rng = random.Random(seed)
-        max_offset = config.max_position_embeddings - seq_len
         eval_args = (batch_size, n_vocab, DEFAULTS["mlm_probability"], seed)
 
         initial = _evaluate(torch, model, held_out, *eval_args)
         log(f"step 0/{steps}: held-out MLM loss {initial['loss']:.3f}")
         train_started = time.perf_counter()
         losses: list[float] = []
-        order: list[int] = []
-        for step in range(steps):
-            if len(order) < batch_size:
-                epoch = list(range(len(train_seqs)))
-                order_rng.shuffle(epoch)
-                order += epoch
-            batch = [train_seqs[i] for i in order[:batch_size]]
-            del order[:batch_size]
-            ids, types, attention = _collate(torch, batch)
-            position_ids = None
-            # Prompt tuning puts 20 virtual tokens in front, moving every real token 20 positions
-            # right; shifting half the batches by a random offset trains those positions too.
-            if max_offset > 0 and torch.rand((), generator=generator).item() < DEFAULTS["position_shift"]:
-                offset = int(torch.randint(0, max_offset + 1, (), generator=generator))
-                position_ids = (torch.arange(ids.shape[1]) + offset).unsqueeze(0).expand_as(ids)
-            loss, _, _ = _mlm_loss(torch, model, ids, types, attention, position_ids, n_vocab,
-                                   DEFAULTS["mlm_probability"], generator)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
-            if (step + 1) % 50 == 0 or step + 1 == steps:
-                recent = losses[-50:]
-                log(f"step {step + 1}/{steps}: train MLM loss {sum(recent) / len(recent):.3f} "
-                    f"({time.perf_counter() - train_started:.1f} s)")
+        step = 0
+        for name, n_steps, length, size, shift in phases:
+            batches = _shuffled_batches(packed[name], size, order_rng)
+            max_offset = config.max_position_embeddings - length
+            for _ in range(n_steps):
+                ids, types, attention = _collate(torch, next(batches))
+                position_ids = None
+                # Prompt tuning puts virtual tokens in front, moving every real token right; shifting
+                # some long batches by a random offset trains the positions up to the maximum too.
+                if shift and max_offset > 0 and torch.rand((), generator=generator).item() < shift:
+                    offset = int(torch.randint(0, max_offset + 1, (), generator=generator))
+                    position_ids = (torch.arange(ids.shape[1]) + offset).unsqueeze(0).expand_as(ids)
+                loss, _, _ = _mlm_loss(torch, model, ids, types, attention, position_ids, n_vocab,
+                                       DEFAULTS["mlm_probability"], generator)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(loss.item())
+                step += 1
+                if step % 50 == 0 or step == steps:
+                    recent = losses[-50:]
+                    log(f"step {step}/{steps} ({name}): train MLM loss {sum(recent) / len(recent):.3f} "
+                        f"({time.perf_counter() - train_started:.1f} s)")
         train_s = time.perf_counter() - train_started
         final = _evaluate(torch, model, held_out, *eval_args) if steps else initial
         log(f"held-out MLM loss {initial['loss']:.3f} -> {final['loss']:.3f}, accuracy {final['accuracy']:.3f}")
@@ -349,6 +365,10 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
             "steps": steps,
             "batch_size": batch_size,
             "seq_len": seq_len,
+            # BERT's recipe, shortened: most steps on short sequences (cheap, and where the local
+            # statistics are learnt), the last ones on full-length sequences with shifted positions.
+            "phases": [{"name": name, "steps": n, "seq_len": length, "batch_size": size, "position_shift": shift}
+                       for name, n, length, size, shift in phases],
             "lr": lr,
             "warmup_steps": warmup,
             "weight_decay": DEFAULTS["weight_decay"],
@@ -359,7 +379,8 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
                       "max_position_embeddings": config.max_position_embeddings, "vocab_size": n_vocab,
                       "parameters": sum(p.numel() for p in model.parameters())},
             "corpus": {"lines": len(lines), "tokens": sum(len(x) for x in encoded),
-                       "train_sequences": len(train_seqs), "held_out_sequences": len(held_out),
+                       "train_sequences": {name: len(seqs) for name, seqs in packed.items()},
+                       "held_out_sequences": len(held_out), "held_out_every": HOLD_OUT_EVERY,
                        "sha256": _sha256(corpus)},
             # Mean training loss over the last tenth of the steps (the "final MLM loss").
             "final_mlm_loss": sum(tail) / len(tail) if tail else None,

@@ -7,11 +7,12 @@ Adding a method means adding one module here that calls `register`.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import torch
+if TYPE_CHECKING:  # torch costs seconds to import; Snakemake imports this module to validate configs
+    import torch
 
-MethodFn = Callable[[torch.nn.Module, str, dict[str, Any]], torch.nn.Module]
+MethodFn = Callable[["torch.nn.Module", str, dict[str, Any]], "torch.nn.Module"]
 
 # kind -> module that registers it; modules are imported on first use so that a job only pays
 # for the libraries its method needs (peft alone costs seconds to import).

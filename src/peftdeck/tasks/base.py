@@ -172,7 +172,10 @@ class Task:
             raise ValueError(f"{self.name}: train size must be a positive integer or 'all', got {n!r}")
         if n > len(rows):
             unit = "questions" if self.kind == "qa" else "examples"
-            raise ValueError(f"{self.name}: asked for n={n} training {unit} but only {len(rows)} are available")
+            raise ValueError(
+                f"{self.name}: asked for n={n} training {unit} but only {len(rows)} are available; "
+                f"use a size up to {len(rows)} (or `all`) in the experiment's train_sizes"
+            )
         chosen = np.sort(np.random.default_rng(seed).permutation(len(rows))[:n])
         return [rows[i] for i in chosen]
 
