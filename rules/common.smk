@@ -69,11 +69,11 @@ def present_cells():
 
 
 def figure_outputs():
-    """The figures the deck shows: which ones depends on the experiments that are enabled."""
-    from peftdeck.findings import FIGURES
+    """The figures the deck shows: those of the deck sections that enabled experiments feed (by their
+    `slides` kind; see peftdeck.findings.FIGURES), one per task where the figure is per task."""
+    from peftdeck.findings import figure_specs
 
-    enabled = pdconfig.enabled_experiments(CONFIG)
-    return [f"{P.figures_dir()}/{name}.png" for name, (needs, _) in FIGURES.items() if needs in enabled]
+    return [f"{P.figures_dir()}/{f['name']}.png" for f in figure_specs(CONFIG)]
 
 
 def final_outputs():

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from . import findings
-from .config import enabled_experiments, experiment_cells, model_name
+from .config import SECTION_KINDS, enabled_experiments, experiment_cells, model_name, sections, slides_kind
 from .paths import Cell
 from .results import load_cell, write_json_atomic
 
@@ -66,6 +66,12 @@ def _row(experiment: str, cell: Cell, data: dict[str, Any], config: dict[str, An
         row[m] = metrics.get(m, math.nan)
     row["primary_metric"] = pm
     row["primary"] = metrics.get(pm, math.nan) if pm else math.nan
+    # Scores on the held-out part of train (experiments with `holdout`): what grid points are chosen on.
+    selection = (data.get("selection") or {}).get("metrics") or {}
+    row["holdout"] = cell.holdout if cell.holdout else math.nan
+    for m in METRICS:
+        row[f"selection_{m}"] = selection.get(m, math.nan)
+    row["selection_primary"] = selection.get(pm, math.nan) if pm else math.nan
     for m in METRICS:
         row[f"baseline_{m}"] = baseline.get(m, math.nan)
     row["collapsed"] = bool(predictions.get("collapsed", False))
@@ -174,6 +180,8 @@ def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing:
                            for m in exp["methods"]],
         "train_sizes": list(exp["train_sizes"]), "schedules": list(exp["schedules"]),
         "batch_sizes": list(exp["batch_sizes"]), "seeds": list(exp["seeds"]),
+        "grid_learning_rates": list(exp["learning_rates"]) if exp.get("learning_rates") else None,
+        "holdout": exp.get("holdout"), "slides": slides_kind(name, exp),
         "n_cells": n_done + n_missing, "n_done": n_done, "n_missing": n_missing,
     }
 
@@ -194,13 +202,23 @@ def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[
         key = sub["task"].map(tpos).fillna(999) * 1000 + sub["method"].map(mpos).fillna(999)
         return sub.iloc[key.to_numpy().argsort(kind="stable")]
 
-    glue = findings.methods_summary(part("glue")) if "glue" in enabled else None
-    squad = findings.size_sweep(part("squad"), tolerance) if "squad" in enabled else None
-    epochs = findings.schedule_comparison(part("squad"), part("squad_epochs")) if (
-        "squad" in enabled and "squad_epochs" in enabled) else None
+    # Which experiment feeds which deck section (its `slides` key; by default glue/squad/squad_epochs by name).
+    owner = sections(config)
+    glue = findings.methods_summary(part(owner["glue"])) if "glue" in owner else None
+    squad = findings.size_sweep(part(owner["squad"]), tolerance) if "squad" in owner else None
+    epochs = findings.schedule_comparison(part(owner["squad"]), part(owner["squad_epochs"])) if (
+        "squad" in owner and "squad_epochs" in owner) else None
+    grid = findings.grid_selection(part(owner["grid"]), tolerance) if "grid" in owner else None
+    ranks = None
+    if "lora_ranks" in owner:
+        exp = config["experiments"][owner["lora_ranks"]]
+        rank_of = {m: config["methods"][m].get("r", 8) for m in exp["methods"] if config["methods"][m]["kind"] == "lora"}
+        ranks = findings.rank_sweep(part(owner["lora_ranks"]), rank_of, tolerance)
+    fractions = findings.fraction_sweep(part(owner["fractions"]), tolerance) if "fractions" in owner else None
     extra = []
     for name in enabled:
-        if name in ("glue", "squad", "squad_epochs"):
+        kind = slides_kind(name, config["experiments"][name])
+        if kind in SECTION_KINDS or kind == "none":
             continue
         sub = part(name)
         if sub["train_size"].astype(str).nunique() > 1:
@@ -213,7 +231,8 @@ def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[
     for name in dict.fromkeys(m for e in enabled for m in config["experiments"][e]["methods"]):
         spec = config["methods"][name]
         methods[name] = {"name": name, "label": spec.get("label", name), "kind": spec["kind"], "lr": spec["lr"],
-                         "description": describe_method(spec), "color": palette[spec.get("label", name)]}
+                         "description": describe_method(spec), "color": palette[spec.get("label", name)],
+                         "options": {k: v for k, v in spec.items() if k not in ("kind", "lr", "label")}}
     tasks_used = list(dict.fromkeys(t for e in enabled for t in config["experiments"][e]["tasks"]))
     tasks = {}
     for t in tasks_used:
@@ -236,9 +255,8 @@ def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[
     for m in missing:
         entry = per_path.setdefault(m["path"], {**{k: v for k, v in m.items() if k != "experiment"}, "experiments": []})
         entry["experiments"].append(m["experiment"])
-    figures = [{"name": n, "file": f"figures/{n}.png", "title": title}
-               for n, (needs, title) in findings.FIGURES.items()
-               if (needs == "glue" and glue) or (needs == "squad" and squad)]
+    present = {"glue": glue, "squad": squad, "grid": grid, "lora_ranks": ranks, "fractions": fractions}
+    figures = [f for f in findings.figure_specs(config) if present.get(f["section"])]
     summary = {
         "schema": SUMMARY_SCHEMA,
         "meta": {
@@ -257,10 +275,12 @@ def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[
         "methods": methods, "palette": palette,
         "experiments": {n: _experiment_setup(config, n, int((df["experiment"] == n).sum()),
                                              sum(1 for m in missing if m["experiment"] == n)) for n in enabled},
+        "sections": owner,
         "glue": glue, "squad": squad, "squad_epochs": epochs,
-        "squad_epochs_configured": "squad_epochs" in config["experiments"],
+        "squad_epochs_configured": any(slides_kind(n, e) == "squad_epochs" for n, e in config["experiments"].items()),
+        "grid": grid, "lora_ranks": ranks, "fractions": fractions,
         "extra": extra,
-        "conclusions": findings.conclusions(glue, squad),
+        "conclusions": findings.conclusions(glue, squad, grid, ranks, fractions),
         "figures": figures,
         "missing": {"count": len(miss_paths), "cells": list(per_path.values()),
                     "command": run_command(miss_paths, config_path) if miss_paths else None},
@@ -339,7 +359,62 @@ def markdown_tables(summary: dict[str, Any]) -> dict[str, str]:
                     size = ("all" + (f" ({fmt_int(r['n_train'])})" if r["n_train"] else "")) if r["is_all"] else fmt_int(r["train_size"])
                     v = r[met]
                     rows.append([size, fmt_score(v["reference"]), fmt_score(v["challenger"]), fmt_signed(v["delta"])])
-                tables[f"{summary['experiments']['squad']['name']}_{comp['method']}_{met}.md"] = _md_table(header, rows)
+                tables[f"{summary['sections']['squad']}_{comp['method']}_{met}.md"] = _md_table(header, rows)
+    tables.update(_wider_tables(summary))
+    return tables
+
+
+def _ci_text(comp: dict[str, Any] | None) -> str:
+    from .deck import fmt_ci
+
+    return fmt_ci(comp)
+
+
+def _wider_tables(summary: dict[str, Any]) -> dict[str, str]:
+    """Markdown tables of the grid, LoRA-rank and fraction sections."""
+    from .deck import fmt_g, fmt_int, fmt_score
+
+    tables = {}
+    tasks, sec = summary["tasks"], summary.get("sections", {})
+    grid = summary.get("grid")
+    if grid:
+        header = ["Task", "Method", "Chosen LR", "Chosen batch", "Held-out", "Dev", f"Δ dev vs {grid['reference_label'] or 'ref.'}"]
+        rows = []
+        for t in grid["per_task"]:
+            for e in t["methods"]:
+                ch = e["chosen"] or {}
+                rows.append([tasks[t["task"]]["label"], e["label"], fmt_g(ch.get("lr")), fmt_int(ch.get("batch_size")),
+                             fmt_score(ch.get("heldout")), fmt_score(e["dev"]),
+                             _ci_text(e["vs_reference"]) if e["vs_reference"] else "—"])
+        tables[f"{sec['grid']}.md"] = _md_table(header, rows)
+    ranks = summary.get("lora_ranks")
+    if ranks:
+        header = ["Task", "Method", "Rank", "Trainable", "Score", f"Δ vs {ranks['reference_label'] or 'ref.'}"]
+        rows = []
+        for t in ranks["per_task"]:
+            for p in t["points"]:
+                rows.append([tasks[t["task"]]["label"], p["label"], str(p["r"]), fmt_int(p["trainable_params"]),
+                             fmt_score(p["entry"]), _ci_text(p["vs_reference"]) if p["vs_reference"] else "—"])
+            for o in t["others"]:
+                rows.append([tasks[t["task"]]["label"], o["label"], "—", fmt_int(o["trainable_params"]),
+                             fmt_score(o["entry"]), "reference" if o["is_reference"] else "—"])
+        tables[f"{sec['lora_ranks']}.md"] = _md_table(header, rows)
+    fr = summary.get("fractions")
+    if fr:
+        header = ["Task", "Fraction", "n"] + [m["label"] for m in fr["methods"]]
+        rows = []
+        for t in fr["per_task"]:
+            for r in t["rows"]:
+                cells = []
+                for m in fr["methods"]:
+                    e = r["entries"].get(m["method"])
+                    text = fmt_score(e) if e else "—"
+                    c = r["vs_reference"].get(m["method"])
+                    if c:
+                        text += f" (Δ {_ci_text(c)})"
+                    cells.append(text)
+                rows.append([tasks[t["task"]]["label"], str(r["train_size"]), fmt_int(r["n_train"]), *cells])
+        tables[f"{sec['fractions']}.md"] = _md_table(header, rows)
     return tables
 
 

@@ -30,6 +30,16 @@ DEFAULT_METHODS: dict[str, dict[str, Any]] = {
     "adapter_houlsby": {"kind": "adapter_houlsby", "lr": 1e-3, "label": "Adapters (Houlsby)", "reduction_factor": 16},
     "adapter_pfeiffer": {"kind": "adapter_pfeiffer", "lr": 1e-3, "label": "Adapters (Pfeiffer)", "reduction_factor": 16},
 }
+# LoRA at several ranks for the rank sweep. alpha = 2r keeps the update's scale (alpha / r) fixed at
+# the value of the default `lora` instance, so only the rank changes from one instance to the next.
+for _r in (1, 4, 8, 16):
+    DEFAULT_METHODS[f"lora_r{_r}"] = {"kind": "lora", "lr": 5e-4, "label": f"LoRA r={_r}", "r": _r,
+                                      "alpha": 2 * _r, "dropout": 0.1, "target_modules": ["query", "value"]}
+del _r
+
+# Deck sections an experiment can feed (`slides:`). Without the key, an experiment named like one of
+# the first three feeds that section; any other experiment gets a generic slide.
+SECTION_KINDS = ("glue", "squad", "squad_epochs", "grid", "lora_ranks", "fractions")
 
 HUB_DATASETS = {
     "sst2": "glue/sst2", "mrpc": "glue/mrpc", "rte": "glue/rte", "cola": "glue/cola",
@@ -98,6 +108,16 @@ def _coerce_cli_values(config: dict[str, Any], schema: dict[str, Any]) -> dict[s
         typ = schema.get("properties", {}).get(key, {}).get("type")
         if isinstance(value, str) and typ == "boolean" and value.lower() in ("true", "false"):
             out[key] = value.lower() == "true"
+    # Switching a study on from the command line: --config 'experiments={grid: {enabled: true}}'
+    # (merged into the config file's experiments) arrives with the boolean as text.
+    if isinstance(out.get("experiments"), dict):
+        exps = {}
+        for name, exp in out["experiments"].items():
+            flag = exp.get("enabled") if isinstance(exp, dict) else None
+            if isinstance(flag, str) and flag.lower() in ("true", "false"):
+                exp = {**exp, "enabled": flag.lower() == "true"}
+            exps[name] = exp
+        out["experiments"] = exps
     return out
 
 
@@ -157,6 +177,7 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
                     f"{source}: key experiments.{exp_name}.tasks[{i}]: task {task!r} has no data source; "
                     f"add `data.{task}: {{source: hub|local|demo, ...}}`"
                 )
+    _check_sections(config, source)
     for task, src in config["data"].items():
         if src["source"] == "local" and not src.get("path"):
             raise ConfigError(f"{source}: key data.{task}: source local needs `path:` (the folder with the original files)")
@@ -165,6 +186,39 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     if need and not model.get(need):
         raise ConfigError(f"{source}: key model: source {model['source']} needs `{need}:`")
     return config
+
+
+def _check_sections(config: dict[str, Any], source: str) -> None:
+    """What the deck sections of the wider study need from their experiments."""
+    owner: dict[str, str] = {}
+    for name, exp in config["experiments"].items():
+        kind = slides_kind(name, exp)
+        where = f"{source}: key experiments.{name}"
+        if kind == "grid":
+            if not exp.get("holdout"):
+                raise ConfigError(
+                    f"{where}: slides grid needs `holdout: <fraction>` (e.g. 0.1): the grid point is chosen "
+                    "on a held-out part of train, and the dev split scores only the chosen point")
+            if len(exp["train_sizes"]) > 1 or len(exp["schedules"]) > 1:
+                raise ConfigError(
+                    f"{where}: slides grid sweeps learning_rates x batch_sizes only; give one train size and "
+                    f"one schedule (got {len(exp['train_sizes'])} and {len(exp['schedules'])})")
+        if kind == "fractions":
+            bad = [s for s in exp["train_sizes"] if not (s == "all" or (isinstance(s, str) and s.endswith("%")))]
+            if bad:
+                raise ConfigError(
+                    f"{where}.train_sizes: value {bad[0]!r} is not allowed with slides fractions; "
+                    'expected percentages of the train split such as "10%", or all')
+        if kind == "lora_ranks":
+            if not any(config["methods"][m]["kind"] == "lora" for m in exp["methods"]):
+                raise ConfigError(f"{where}.methods: slides lora_ranks needs at least one method of kind lora "
+                                  "(e.g. lora_r1, lora_r4, lora_r8, lora_r16)")
+        if kind in SECTION_KINDS and exp.get("enabled", True):
+            if kind in owner:
+                raise ConfigError(
+                    f"{where}: experiments {owner[kind]!r} and {name!r} are both enabled for the {kind} slides; "
+                    f"the deck has one {kind} section (set `slides: none` or `enabled: false` on one of them)")
+            owner[kind] = name
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -183,6 +237,28 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 def enabled_experiments(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in config["experiments"].items() if v.get("enabled", True)}
+
+
+def slides_kind(name: str, exp: dict[str, Any]) -> str | None:
+    """The deck section that presents an experiment, or None for a generic slide.
+
+    `slides:` decides when given (`none` keeps the experiment out of the deck: it is returned as
+    "none"); otherwise an experiment named glue, squad or squad_epochs feeds that section.
+    """
+    kind = exp.get("slides")
+    if kind is not None:
+        return str(kind)
+    return name if name in ("glue", "squad", "squad_epochs") else None
+
+
+def sections(config: dict[str, Any]) -> dict[str, str]:
+    """{section kind: experiment name} over the enabled experiments (validation keeps one per kind)."""
+    out: dict[str, str] = {}
+    for name, exp in enabled_experiments(config).items():
+        kind = slides_kind(name, exp)
+        if kind in SECTION_KINDS and kind not in out:
+            out[kind] = name
+    return out
 
 
 def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:

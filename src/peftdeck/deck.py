@@ -165,6 +165,41 @@ def fmt_schedule(s: dict[str, Any]) -> str:
     return f"{fmt_g(s['epochs'])} epochs"
 
 
+def fmt_ci(comp: Any, digits: int = 2) -> str:
+    """A difference with its bootstrap interval, `+0.40 [-0.20, +1.00]`; without an interval, the difference."""
+    if not isinstance(comp, dict):
+        return fmt_signed(comp, digits)
+    text = fmt_signed(comp.get("delta"), digits)
+    ci = comp.get("ci")
+    if text != DASH and isinstance(ci, (list, tuple)) and len(ci) == 2:
+        text += f" [{fmt_signed(ci[0], digits)}, {fmt_signed(ci[1], digits)}]"
+    return text
+
+
+def fmt_verdict(comp: Any, tolerance: Any = 1.0) -> str:
+    """What a comparison says: with an interval, `clearly ahead` / `clearly behind` / `no clear difference`;
+    without one (too few seeds), the tolerance rule in words."""
+    if not isinstance(comp, dict) or not comp.get("outcome"):
+        return DASH
+    outcome = comp["outcome"]
+    if comp.get("decided_by") == "ci":
+        return {"wins": "clearly ahead", "loses": "clearly behind", "ties": "no clear difference"}[outcome]
+    tol = fmt_g(tolerance)
+    return {"wins": f"ahead by > {tol}", "loses": f"behind by > {tol}", "ties": f"within ±{tol}"}[outcome]
+
+
+def fmt_fraction(x: Any) -> str:
+    """A share of the training set: 10.0 -> `10%`, 12.5 -> `12.5%`; `all` -> `100%`."""
+    if isinstance(x, dict):
+        x = x.get("fraction")
+    if x == "all":
+        return "100%"
+    if isinstance(x, str) and x.endswith("%"):
+        return x
+    v = _num(x)
+    return DASH if v is None else f"{v:g}%"
+
+
 def lookup(keys: Sequence[Any], mapping: dict[str, Any]) -> list[Any]:
     """Map each key through `mapping` (keys it lacks stay as they are)."""
     return [mapping.get(k, k) for k in keys]
@@ -174,7 +209,7 @@ FILTERS = {
     "lookup": lookup,
     "num": fmt_num, "g": fmt_g, "score": fmt_score, "signed": fmt_signed, "int": fmt_int, "pct": fmt_pct,
     "ratio": fmt_ratio, "examples": fmt_examples, "bytes": fmt_bytes, "flops": fmt_flops, "seconds": fmt_seconds, "size": fmt_size,
-    "join_and": fmt_list, "schedule": fmt_schedule,
+    "join_and": fmt_list, "schedule": fmt_schedule, "ci": fmt_ci, "verdict": fmt_verdict, "fraction": fmt_fraction,
 }
 
 

@@ -14,12 +14,18 @@ Conventions:
 * a (task, method) entry with a collapsed run (it predicted one class for >= 99 % of the evaluation
   set) is flagged and left out of every "who wins" comparison;
 * when one (task, method) was run with several hyper-parameter settings (learning rates, batch sizes,
-  schedules), the setting with the best mean primary score is reported and the others are counted.
+  schedules), the setting with the best mean primary score is reported and the others are counted;
+  grid studies (`slides: grid`) instead choose on the held-out part of train and never on the dev split;
+* a difference to the reference is called a win or a loss only when the percentile bootstrap
+  interval of the difference (seeds resampled, paired by seed where both sides ran the same seeds)
+  excludes zero; with fewer than `CI_MIN_SEEDS` seeds per side there is no interval, and a
+  difference within `TIE_TOLERANCE` points counts as a tie.
 """
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,13 +37,41 @@ REFERENCE_KIND = "full_ft"
 TIE_TOLERANCE = 1.0
 HPARAM_KEYS = ("train_size", "schedule", "lr", "batch_size")
 
-# Which figures the deck shows, and which part of the summary each needs.
+# Seeds: percentile bootstrap intervals for differences to the reference.
+CI_LEVEL = 0.95
+CI_RESAMPLES = 10_000
+CI_SEED = 12_345  # fixed: the same scores always give the same interval
+CI_MIN_SEEDS = 3  # per side; with fewer seeds there is no interval and TIE_TOLERANCE decides
+
+# Which figures the deck shows: name -> (deck section it belongs to, slide title). A `{task}` in the
+# name gives one figure per task of that section's experiment. `figure_specs` expands this for a
+# config; the plots rule declares exactly those files as its outputs.
 FIGURES = {
     "parameter_efficiency": ("glue", "Parameter efficiency"),
     "flops": ("glue", "Compute and memory"),
     "glue_results": ("glue", "Scores vs majority baseline"),
     "squad_curves": ("squad", "Scores vs training-set size"),
+    "grid_{task}": ("grid", "Held-out score over learning rate × batch size"),
+    "lora_ranks": ("lora_ranks", "Score vs trainable parameters"),
+    "fractions": ("fractions", "Score by share of the data"),
 }
+
+
+def figure_specs(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every figure the deck of this (validated) config shows: name, file, title, section, task."""
+    from .config import sections
+
+    owners = sections(config)
+    out = []
+    for pattern, (kind, title) in FIGURES.items():
+        if kind not in owners:
+            continue
+        tasks = config["experiments"][owners[kind]]["tasks"] if "{task}" in pattern else [None]
+        for task in tasks:
+            name = pattern.format(task=task) if task else pattern
+            out.append({"name": name, "file": f"figures/{name}.png", "title": title, "section": kind,
+                        "task": task})
+    return out
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -77,13 +111,28 @@ def mean_std(values: Iterable[Any]) -> dict[str, Any]:
 
 
 def size_key(size: Any) -> float:
-    """Sort key for a configured train size: integers in order, `all` last."""
+    """Sort key for a configured train size: integers (or percentages) in order, `all` last."""
     if size == "all":
         return math.inf
+    pct = fraction_value(size)
+    if pct is not None:
+        return pct
     try:
         return float(size)
     except (TypeError, ValueError):
         return math.inf
+
+
+def fraction_value(size: Any) -> float | None:
+    """A train size as a percentage of the train split: "10%" -> 10.0, all -> 100.0, a count -> None."""
+    if size == "all":
+        return 100.0
+    if isinstance(size, str) and size.endswith("%"):
+        try:
+            return float(size[:-1])
+        except ValueError:
+            return None
+    return None
 
 
 def _present(df: pd.DataFrame) -> pd.DataFrame:
@@ -147,6 +196,9 @@ def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
     entry["n_collapsed"] = int(collapsed.sum())
     entry["collapsed"] = bool(entry["n_collapsed"] > 0)
     entry["metrics"] = {m: mean_std(present[m]) for m in METRICS if m in present.columns and present[m].notna().any()}
+    # Per-seed scores, for paired comparisons between methods (seed -> score; keys are text in JSON).
+    entry["seeds"] = seed_scores(present, "primary")
+    entry["seed_metrics"] = {m: seed_scores(present, m) for m in entry["metrics"]}
     base_cols = {m: f"baseline_{m}" for m in METRICS if f"baseline_{m}" in present.columns}
     entry["baseline"] = {m: mean_std(present[c])["mean"] for m, c in base_cols.items() if present[c].notna().any()}
     for col in ("trainable_params", "total_params", "trainable_pct", "peak_memory_bytes", "train_flops",
@@ -154,6 +206,120 @@ def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
         if col in present.columns:
             entry[col] = mean_std(present[col])["mean"]
     return entry
+
+
+def seed_scores(rows: pd.DataFrame, column: str = "primary") -> dict[str, float]:
+    """{seed: score} over the rows with a finite score (the mean where a seed appears twice)."""
+    if rows.empty or column not in rows.columns or "seed" not in rows.columns:
+        return {}
+    out: dict[str, list[float]] = {}
+    for seed, value in zip(rows["seed"], rows[column]):
+        if _finite(value):
+            out.setdefault(str(clean(seed)), []).append(float(value))
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+# --- seeds: bootstrap confidence intervals -----------------------------------------------------
+
+def _mean_distribution(values: Sequence[float], n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """The bootstrap distribution of the mean of `values`.
+
+    With n values there are n**n equally likely ordered resamples; when that is at most n_resamples
+    every one is enumerated (exact), otherwise n_resamples are drawn at random.
+    """
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if n ** n <= n_resamples:
+        idx = np.array(list(itertools.product(range(n), repeat=n)), dtype=np.int64).reshape(-1, n)
+    else:
+        idx = rng.integers(0, n, size=(n_resamples, n))
+    return v[idx].mean(axis=1)
+
+
+def _percentile_interval(stats: np.ndarray, level: float) -> tuple[float, float]:
+    """Lower: the smallest value whose share of the distribution at or below it reaches (1-level)/2;
+    upper: the same from the top. Both are values the bootstrap actually produced."""
+    tail = (1.0 - level) / 2.0
+    lo = float(np.quantile(stats, tail, method="inverted_cdf"))
+    hi = -float(np.quantile(-stats, tail, method="inverted_cdf"))
+    return round(lo, 10), round(hi, 10)
+
+
+def bootstrap_mean_ci(values: Sequence[float], level: float = CI_LEVEL, n_resamples: int = CI_RESAMPLES,
+                      seed: int = CI_SEED) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (e.g. of per-seed paired differences)."""
+    vals = [float(v) for v in values if _finite(v)]
+    if not vals:
+        raise ValueError("bootstrap_mean_ci needs at least one finite value")
+    return _percentile_interval(_mean_distribution(vals, n_resamples, np.random.default_rng(seed)), level)
+
+
+def bootstrap_diff_ci(reference: Sequence[float], challenger: Sequence[float], level: float = CI_LEVEL,
+                      n_resamples: int = CI_RESAMPLES, seed: int = CI_SEED) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean(challenger) - mean(reference), the two resampled independently.
+
+    Exact (every pair of resamples) when n1**n1 * n2**n2 <= n_resamples, else n_resamples random pairs.
+    """
+    a = [float(v) for v in challenger if _finite(v)]
+    b = [float(v) for v in reference if _finite(v)]
+    if not a or not b:
+        raise ValueError("bootstrap_diff_ci needs finite values on both sides")
+    rng = np.random.default_rng(seed)
+    if len(a) ** len(a) * len(b) ** len(b) <= n_resamples:
+        da = _mean_distribution(a, n_resamples, rng)
+        db = _mean_distribution(b, n_resamples, rng)
+        stats = (da[:, None] - db[None, :]).ravel()
+    else:
+        ia = rng.integers(0, len(a), size=(n_resamples, len(a)))
+        ib = rng.integers(0, len(b), size=(n_resamples, len(b)))
+        stats = np.asarray(a)[ia].mean(axis=1) - np.asarray(b)[ib].mean(axis=1)
+    return _percentile_interval(stats, level)
+
+
+def compare_scores(reference: Mapping[Any, float], challenger: Mapping[Any, float],
+                   tolerance: float = TIE_TOLERANCE, level: float = CI_LEVEL,
+                   min_seeds: int = CI_MIN_SEEDS) -> dict[str, Any]:
+    """Challenger minus reference, from per-seed scores ({seed: score} on each side).
+
+    With at least `min_seeds` seeds on each side: a percentile bootstrap interval (paired by seed
+    when both sides ran the same seeds, else the two sides resampled independently); the outcome
+    is `wins`/`loses` only when the interval excludes zero, `ties` otherwise (decided_by `ci`).
+    With fewer seeds: no interval; the difference of the means against `tolerance` decides
+    (decided_by `tolerance`).
+    """
+    ref = {str(k): float(v) for k, v in reference.items() if _finite(v)}
+    ch = {str(k): float(v) for k, v in challenger.items() if _finite(v)}
+    out: dict[str, Any] = {"delta": None, "ci": None, "level": level, "n_reference": len(ref),
+                           "n_challenger": len(ch), "paired": False, "outcome": None, "decided_by": None}
+    if not ref or not ch:
+        return out
+    delta = float(np.mean(list(ch.values())) - np.mean(list(ref.values())))
+    out["delta"] = delta
+    if min(len(ref), len(ch)) >= min_seeds:
+        if set(ref) == set(ch):
+            keys = sorted(ref)
+            lo, hi = bootstrap_mean_ci([ch[k] - ref[k] for k in keys], level=level)
+            out["paired"] = True
+        else:
+            lo, hi = bootstrap_diff_ci(list(ref.values()), list(ch.values()), level=level)
+        out["ci"] = [lo, hi]
+        out["outcome"] = "wins" if lo > 0 else ("loses" if hi < 0 else "ties")
+        out["decided_by"] = "ci"
+    else:
+        out["outcome"] = signed_outcome(delta, tolerance)
+        out["decided_by"] = "tolerance"
+    return out
+
+
+def compare_entries(reference: dict[str, Any] | None, challenger: dict[str, Any] | None,
+                    metric: str | None = None, tolerance: float = TIE_TOLERANCE) -> dict[str, Any] | None:
+    """compare_scores on two score entries (primary score, or `metric`); None unless both are usable."""
+    if not (_usable(reference) and _usable(challenger)):
+        return None
+    if metric is None:
+        return compare_scores(reference.get("seeds") or {}, challenger.get("seeds") or {}, tolerance)
+    return compare_scores((reference.get("seed_metrics") or {}).get(metric) or {},
+                          (challenger.get("seed_metrics") or {}).get(metric) or {}, tolerance)
 
 
 def _usable(entry: dict[str, Any] | None) -> bool:
@@ -296,6 +462,9 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
             "train_time": relative_to_reference(table, m, reference, "train_s"),
             "collapsed_tasks": collapsed, "missing_tasks": missing, "partial_tasks": partial,
             "matches_or_beats_reference_on": beats,
+            # Per task: the difference to the reference with its bootstrap interval (when seeds allow).
+            "vs_reference": {t: compare_entries(table[t].get(reference), table[t].get(m))
+                             for t in tasks} if reference and m != reference else {},
         })
 
     # Table order: the reference first, then by average (methods without one last).
@@ -329,6 +498,8 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
         "collapsed_runs": collapsed_runs, "memory_kinds": memory_kinds,
         "seeds": sorted(clean(s) for s in _ordered_unique(df["seed"])),
         "multi_seed": bool(df["seed"].nunique() > 1),
+        "has_ci": any((c or {}).get("decided_by") == "ci" for r in ordered for c in r["vs_reference"].values()),
+        "ci_level": CI_LEVEL, "ci_min_seeds": CI_MIN_SEEDS,
     }
     summary["observations"] = observations(summary)
     return clean(summary)
@@ -353,7 +524,8 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
     for r in s["methods"]:
         if r["is_reference"] or not ref:
             continue
-        detail = [{"task": t, "score": r["scores"][t]["mean"], "reference": by[ref]["scores"][t]["mean"]}
+        detail = [{"task": t, "score": r["scores"][t]["mean"], "reference": by[ref]["scores"][t]["mean"],
+                   "comparison": r["vs_reference"].get(t)}
                   for t in r["matches_or_beats_reference_on"]]
         out.append({"id": "matches_or_beats_reference", "supported": bool(detail),
                     "data": {"method": r["method"], "label": r["label"], "reference_label": s["reference_label"],
@@ -423,6 +595,18 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"id": "fewest_parameters", "supported": not few["is_reference"],
                     "data": {"label": few["label"], "trainable_pct": few["trainable_pct"],
                              "pct_of_reference": few["pct_of_reference"] if few["pct_of_reference_complete"] else None}})
+
+    # 10. With enough seeds: where each method is clearly ahead of or behind the reference.
+    for r in s["methods"]:
+        if r["is_reference"] or not ref:
+            continue
+        decided = {t: c for t, c in r["vs_reference"].items() if c and c["decided_by"] == "ci"}
+        out.append({"id": "ci_differences", "supported": bool(decided),
+                    "data": {"method": r["method"], "label": r["label"], "reference_label": s["reference_label"],
+                             "ahead": [t for t, c in decided.items() if c["outcome"] == "wins"],
+                             "behind": [t for t, c in decided.items() if c["outcome"] == "loses"],
+                             "unclear": [t for t, c in decided.items() if c["outcome"] == "ties"],
+                             "level": CI_LEVEL}})
     return out
 
 
@@ -439,16 +623,19 @@ def signed_outcome(delta: float | None, tolerance: float = TIE_TOLERANCE) -> str
     return "ties"
 
 
-def regime_table(sizes: Sequence[Any], deltas: Sequence[float | None], tolerance: float = TIE_TOLERANCE) -> list[dict[str, Any]]:
+def regime_table(sizes: Sequence[Any], deltas: Sequence[float | None], tolerance: float = TIE_TOLERANCE,
+                 outcomes: Sequence[str | None] | None = None) -> list[dict[str, Any]]:
     """Contiguous runs of sizes with the same outcome (sizes in increasing order).
 
     Each row: outcome, sizes (as given), first/last size, min/max delta. Sizes without a delta
-    break a run and are left out.
+    break a run and are left out. `outcomes` (e.g. decided by bootstrap intervals) replace the
+    tolerance rule where given.
     """
     rows: list[dict[str, Any]] = []
     prev_ok = False
-    for size, delta in zip(sizes, deltas):
-        outcome = signed_outcome(delta, tolerance)
+    for i, (size, delta) in enumerate(zip(sizes, deltas)):
+        outcome = signed_outcome(delta, tolerance) if outcomes is None else (
+            outcomes[i] if delta is not None and _finite(delta) else None)
         if outcome is None:
             prev_ok = False
             continue
@@ -560,13 +747,17 @@ def size_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, 
                 rv = (ref_e or {}).get("metrics", {}).get(met, {})
                 cv = (ch_e or {}).get("metrics", {}).get(met, {})
                 delta = (cv["mean"] - rv["mean"]) if _finite(cv.get("mean")) and _finite(rv.get("mean")) else None
+                comp = compare_entries(ref_e, ch_e, met, tolerance) if delta is not None else None
+                decided = comp is not None and comp["decided_by"] == "ci"
                 r[met] = {"reference": rv or None, "challenger": cv or None, "delta": delta,
-                          "outcome": signed_outcome(delta, tolerance)}
+                          "outcome": comp["outcome"] if decided else signed_outcome(delta, tolerance),
+                          "ci": comp["ci"] if decided else None, "decided_by": "ci" if decided else "tolerance"}
             rows_out.append(r)
         regimes, cross, hyp = {}, {}, {}
         for met in metrics:
             usable = [r for r in rows_out if r[met]["delta"] is not None and r["n_train"] is not None]
-            regimes[met] = regime_table([r["train_size"] for r in usable], [r[met]["delta"] for r in usable], tolerance)
+            regimes[met] = regime_table([r["train_size"] for r in usable], [r[met]["delta"] for r in usable], tolerance,
+                                        outcomes=[r[met]["outcome"] for r in usable])
             for reg in regimes[met]:
                 reg["first_n"] = next(r["n_train"] for r in usable if r["train_size"] == reg["first"])
                 reg["last_n"] = next(r["n_train"] for r in usable if r["train_size"] == reg["last"])
@@ -594,6 +785,8 @@ def size_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, 
         "sizes": per_size, "comparisons": comparisons,
         "multi_seed": bool(df["seed"].nunique() > 1),
         "seeds": sorted(clean(s) for s in _ordered_unique(df["seed"])),
+        "has_ci": any(r[met].get("decided_by") == "ci" for c in comparisons for r in c["rows"] for met in metrics),
+        "ci_level": CI_LEVEL, "ci_min_seeds": CI_MIN_SEEDS,
     })
 
 
@@ -652,8 +845,301 @@ def schedule_comparison(steps_df: pd.DataFrame, epochs_df: pd.DataFrame) -> dict
                   "schedules": {"epochs": b["schedules"], "steps": a["schedules"]}})
 
 
-def conclusions(glue: dict[str, Any] | None, squad: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The supported claims of both parts, for the conclusions and summary slides."""
+# --- the wider study: grid search, LoRA ranks, training fractions ------------------------------------
+
+def _task_primary(df: pd.DataFrame, task: str) -> str | None:
+    pm = df.loc[df["task"] == task, "primary_metric"].dropna()
+    return str(pm.iloc[0]) if len(pm) else None
+
+
+def _comparison_sentence_data(comp: dict[str, Any] | None) -> dict[str, Any]:
+    comp = comp or {}
+    return {"delta": comp.get("delta"), "ci": comp.get("ci"), "outcome": comp.get("outcome"),
+            "decided_by": comp.get("decided_by")}
+
+
+def choose_grid_point(heldout_means: Sequence[float | None]) -> int | None:
+    """Index of the grid point with the highest held-out mean score (the first on a tie).
+
+    It is given the held-out scores only, so the evaluation (dev) split cannot influence the choice.
+    None when no point has a held-out score.
+    """
+    best, best_value = None, -math.inf
+    for i, value in enumerate(heldout_means):
+        if _finite(value) and float(value) > best_value:
+            best, best_value = i, float(value)
+    return best
+
+
+def grid_selection(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, Any] | None:
+    """Grid study: per task and method, the learning rate x batch size point chosen on held-out data.
+
+    Every grid point's held-out primary score is averaged over seeds; `choose_grid_point` picks the
+    best from those numbers alone; only then is the chosen point's dev score read, once, as the
+    method's result. Collapse flags are computed on the dev split, so they play no part in the choice.
+    """
+    if df.empty:
+        return None
+    present = _present(df)
+    reference = reference_method(df)
+    methods = _ordered_unique(df["method"])
+    tasks = _ordered_unique(df["task"])
+    labels = {m: _label(df, m) for m in methods}
+    has_sel = "selection_primary" in df.columns
+    out_tasks = []
+    for task in tasks:
+        chosen_entries: dict[str, dict[str, Any]] = {}
+        rows_out = []
+        for m in methods:
+            rows = df[(df["task"] == task) & (df["method"] == m)]
+            if rows.empty:
+                continue
+            lrs = sorted({float(x) for x in rows["lr"]})
+            bss = sorted({int(x) for x in rows["batch_size"]})
+            points = []
+            for lr in lrs:
+                for bs in bss:
+                    g = rows[(rows["lr"].astype(float) == lr) & (rows["batch_size"].astype(int) == bs)]
+                    if g.empty:
+                        continue
+                    gp = _present(g)
+                    held = mean_std(gp["selection_primary"]) if has_sel else mean_std([])
+                    points.append({"lr": lr, "batch_size": bs, "heldout": held, "n_expected": int(len(g))})
+            pick = choose_grid_point([p["heldout"]["mean"] for p in points])
+            held_means = [p["heldout"]["mean"] for p in points if p["heldout"]["mean"] is not None]
+            entry: dict[str, Any] = {
+                "method": m, "label": labels[m], "is_reference": m == reference, "lrs": lrs, "batch_sizes": bss,
+                "points": points, "n_points": len(points), "n_scored": len(held_means),
+                "heldout_range": (max(held_means) - min(held_means)) if len(held_means) >= 2 else None,
+                "chosen": None, "dev": None, "edge": {"lr": None, "batch_size": None}, "vs_reference": None,
+            }
+            if pick is not None:
+                p = points[pick]
+                entry["chosen"] = {"lr": p["lr"], "batch_size": p["batch_size"], "heldout": p["heldout"]}
+                # The dev split is read here, after the choice, for the chosen point only.
+                chosen_rows = rows[(rows["lr"].astype(float) == p["lr"]) & (rows["batch_size"].astype(int) == p["batch_size"])]
+                entry["dev"] = score_entry(chosen_rows)
+                entry["edge"] = {
+                    "lr": ("smallest" if p["lr"] == lrs[0] else "largest" if p["lr"] == lrs[-1] else None)
+                    if len(lrs) >= 3 else None,
+                    "batch_size": ("smallest" if p["batch_size"] == bss[0] else "largest" if p["batch_size"] == bss[-1]
+                                   else None) if len(bss) >= 3 else None,
+                }
+                chosen_entries[m] = entry["dev"]
+            rows_out.append(entry)
+        for entry in rows_out:
+            if reference and entry["method"] != reference:
+                entry["vs_reference"] = compare_entries(chosen_entries.get(reference), chosen_entries.get(entry["method"]),
+                                                        tolerance=tolerance)
+        out_tasks.append({"task": task, "primary_metric": _task_primary(present if len(present) else df, task),
+                          "methods": rows_out})
+
+    findings: list[dict[str, Any]] = []
+    for t in out_tasks:
+        for e in t["methods"]:
+            for axis, key in (("learning rate", "lr"), ("batch size", "batch_size")):
+                if e["edge"][key]:
+                    findings.append({"id": "grid_edge", "supported": True,
+                                     "data": {"task": t["task"], "label": e["label"], "axis": axis, "key": key,
+                                              "value": e["chosen"][key], "side": e["edge"][key]}})
+            c = e["vs_reference"]
+            if c and c["outcome"]:
+                findings.append({"id": "grid_vs_reference", "supported": True,
+                                 "data": {"task": t["task"], "label": e["label"],
+                                          "reference_label": labels.get(reference), **_comparison_sentence_data(c)}})
+    sens = [(t["task"], e["label"], e["heldout_range"]) for t in out_tasks for e in t["methods"]
+            if e["heldout_range"] is not None]
+    for task in tasks:
+        per = [(lab, r) for tt, lab, r in sens if tt == task]
+        if len(per) >= 2:
+            hi = max(per, key=lambda x: x[1])
+            lo = min(per, key=lambda x: x[1])
+            findings.append({"id": "grid_sensitivity", "supported": hi[1] > lo[1],
+                             "data": {"task": task, "most_label": hi[0], "most_range": hi[1],
+                                      "least_label": lo[0], "least_range": lo[1]}})
+    return clean({
+        "reference": reference, "reference_label": labels.get(reference) if reference else None,
+        "tasks": tasks, "methods": [{"method": m, "label": labels[m]} for m in methods],
+        "per_task": out_tasks, "findings": findings,
+        "holdout": clean(df["holdout"].dropna().iloc[0]) if "holdout" in df.columns and df["holdout"].notna().any() else None,
+        "has_heldout": any(t_e["n_scored"] for t in out_tasks for t_e in t["methods"]),
+        "has_ci": any((e["vs_reference"] or {}).get("decided_by") == "ci" for t in out_tasks for e in t["methods"]),
+        "seeds": sorted(clean(x) for x in _ordered_unique(df["seed"])),
+        "multi_seed": bool(df["seed"].nunique() > 1), "tolerance": tolerance,
+        "ci_level": CI_LEVEL, "ci_min_seeds": CI_MIN_SEEDS,
+    })
+
+
+def rank_sweep(df: pd.DataFrame, ranks: Mapping[str, Any], tolerance: float = TIE_TOLERANCE) -> dict[str, Any] | None:
+    """LoRA rank sweep: per task, score and trainable parameters at each rank (+ any other method).
+
+    `ranks` maps method name -> LoRA rank (None or absent for methods that are not LoRA). Methods
+    with several settings keep their best by mean dev score, as in part I.
+    """
+    if df.empty:
+        return None
+    present = _present(df)
+    reference = reference_method(df)
+    methods = _ordered_unique(df["method"])
+    labels = {m: _label(df, m) for m in methods}
+    table = task_table(df)
+    lora = sorted([m for m in methods if ranks.get(m) is not None], key=lambda m: (int(ranks[m]), methods.index(m)))
+    others = [m for m in methods if m not in lora]
+    per_task, findings = [], []
+    for task, entries in table.items():
+        points = []
+        for m in lora:
+            e = entries.get(m)
+            if e is None:
+                continue
+            points.append({"method": m, "label": labels[m], "r": int(ranks[m]), "entry": e,
+                           "trainable_params": e.get("trainable_params"), "trainable_pct": e.get("trainable_pct"),
+                           "vs_reference": compare_entries(entries.get(reference), e, tolerance=tolerance)
+                           if reference else None})
+        refs = [{"method": m, "label": labels[m], "is_reference": m == reference, "entry": entries[m],
+                 "trainable_params": entries[m].get("trainable_params"), "trainable_pct": entries[m].get("trainable_pct")}
+                for m in others if m in entries]
+        usable = [p for p in points if _usable(p["entry"])]
+        best = max(usable, key=lambda p: p["entry"]["mean"]) if usable else None
+        span = None
+        if len(usable) >= 2 and usable[0]["r"] != usable[-1]["r"]:
+            lo_p, hi_p = usable[0], usable[-1]
+            comp = compare_entries(lo_p["entry"], hi_p["entry"], tolerance=tolerance)
+            ratio = (hi_p["trainable_params"] / lo_p["trainable_params"]
+                     if _finite(hi_p["trainable_params"]) and _finite(lo_p["trainable_params"]) and lo_p["trainable_params"] else None)
+            span = {"r_low": lo_p["r"], "r_high": hi_p["r"], "label_low": lo_p["label"], "label_high": hi_p["label"],
+                    "params_ratio": ratio, **_comparison_sentence_data(comp)}
+            findings.append({"id": "rank_span", "supported": comp is not None and comp["outcome"] is not None,
+                             "data": {"task": task, **span}})
+        if best is not None and len(usable) >= 2:
+            findings.append({"id": "rank_best", "supported": True,
+                             "data": {"task": task, "label": best["label"], "r": best["r"], "mean": best["entry"]["mean"],
+                                      "ties": [p["label"] for p in usable
+                                               if p is not best and p["entry"]["mean"] == best["entry"]["mean"]]}})
+        if reference:
+            not_behind = [p for p in usable if p["vs_reference"] and p["vs_reference"]["outcome"] in ("wins", "ties")]
+            decided = [p for p in usable if p["vs_reference"] and p["vs_reference"]["outcome"]]
+            if decided:
+                smallest = min(not_behind, key=lambda p: p["r"]) if not_behind else None
+                findings.append({"id": "rank_vs_reference", "supported": True,
+                                 "data": {"task": task, "reference_label": labels[reference],
+                                          "smallest_label": smallest["label"] if smallest else None,
+                                          "smallest_r": smallest["r"] if smallest else None,
+                                          "smallest_params": smallest["trainable_params"] if smallest else None,
+                                          "all_behind": not not_behind,
+                                          "decided_by": sorted({p["vs_reference"]["decided_by"] for p in decided})}})
+        per_task.append({"task": task, "primary_metric": _task_primary(df, task), "points": points, "others": refs,
+                         "best": best["method"] if best else None, "span": span})
+    return clean({
+        "reference": reference, "reference_label": labels.get(reference) if reference else None,
+        "ranks": [{"method": m, "label": labels[m], "r": int(ranks[m])} for m in lora],
+        "others": [{"method": m, "label": labels[m]} for m in others],
+        "tasks": list(table), "per_task": per_task, "findings": findings,
+        "seeds": sorted(clean(x) for x in _ordered_unique(df["seed"])),
+        "multi_seed": bool(df["seed"].nunique() > 1), "tolerance": tolerance,
+        "ci_level": CI_LEVEL, "ci_min_seeds": CI_MIN_SEEDS,
+        "has_ci": any((p["vs_reference"] or {}).get("decided_by") == "ci" for t in per_task for p in t["points"]),
+        "n_present": int(len(present)),
+    })
+
+
+def fraction_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, Any] | None:
+    """Training-fraction sweep: per task, each method's score at each percentage of the train split,
+    and each method's difference to the reference (bootstrap interval when seeds allow)."""
+    if df.empty:
+        return None
+    present = _present(df)
+    reference = reference_method(df)
+    methods = _ordered_unique(df["method"])
+    tasks = _ordered_unique(df["task"])
+    labels = {m: _label(df, m) for m in methods}
+    sizes = sorted(_ordered_unique(df["train_size"]), key=lambda x: fraction_value(x) if fraction_value(x) is not None
+                   else math.inf)
+    per_task, findings = [], []
+    for task in tasks:
+        trows = df[df["task"] == task]
+        fr_rows = []
+        for size in sizes:
+            rows = trows[trows["train_size"].astype(str) == str(size)]
+            if rows.empty:
+                continue
+            entries = {}
+            for m in methods:
+                mrows = rows[rows["method"] == m]
+                if mrows.empty:
+                    continue
+                chosen, n_settings = _select_setting(mrows.assign(train_size=str(size)))
+                e = score_entry(chosen)
+                e["n_settings"] = n_settings
+                entries[m] = e
+            n_train = mean_std(_present(rows)["n_train"])["mean"] if "n_train" in rows else None
+            fr_rows.append({"train_size": size, "fraction": fraction_value(size), "n_train": n_train,
+                            "entries": entries,
+                            "vs_reference": {m: compare_entries(entries.get(reference), entries.get(m), tolerance=tolerance)
+                                             for m in methods if reference and m != reference}})
+        comparisons = []
+        for m in methods:
+            if not reference or m == reference:
+                continue
+            res = [(r["fraction"], r["vs_reference"].get(m)) for r in fr_rows]
+            decided = [(f, c) for f, c in res if c and c["outcome"]]
+            wins = [f for f, c in decided if c["outcome"] == "wins"]
+            ties = [f for f, c in decided if c["outcome"] == "ties"]
+            loses = [f for f, c in decided if c["outcome"] == "loses"]
+            own = [(r["fraction"], r["entries"].get(m)) for r in fr_rows]
+            own = [(f, e["mean"]) for f, e in own if _usable(e)]
+            ref_own = [(r["fraction"], r["entries"].get(reference)) for r in fr_rows]
+            ref_own = [(f, e["mean"]) for f, e in ref_own if _usable(e)]
+
+            def retention(points):
+                if len(points) >= 2 and points[-1][1] and points[-1][1] > 0:
+                    return {"low": points[0][0], "high": points[-1][0], "pct": 100.0 * points[0][1] / points[-1][1]}
+                return None
+
+            comp = {"method": m, "label": labels[m], "wins_at": wins, "ties_at": ties, "loses_at": loses,
+                    "n_decided": len(decided), "n_fractions": len(fr_rows),
+                    "decided_by": sorted({c["decided_by"] for _, c in decided}),
+                    "retention": retention(own), "reference_retention": retention(ref_own)}
+            comparisons.append(comp)
+            if len(decided) >= 2:
+                if not loses:
+                    verdict = "never_behind"
+                elif not wins and not ties:
+                    verdict = "always_behind"
+                else:
+                    verdict = "mixed"
+                findings.append({"id": "fraction_verdict", "supported": True,
+                                 "data": {"task": task, "label": labels[m], "reference_label": labels[reference],
+                                          "verdict": verdict, "complete": len(decided) == len(fr_rows),
+                                          "first": decided[0][0], "last": decided[-1][0], **{k: comp[k] for k in (
+                                              "wins_at", "ties_at", "loses_at", "decided_by")}}})
+        per_task.append({"task": task, "primary_metric": _task_primary(df, task), "rows": fr_rows,
+                         "comparisons": comparisons})
+    # Across tasks: methods never clearly behind the reference at any fraction of any task.
+    for m in methods:
+        if not reference or m == reference:
+            continue
+        verdicts = [f["data"]["verdict"] for f in findings if f["id"] == "fraction_verdict" and f["data"]["label"] == labels[m]]
+        if len(verdicts) == len(tasks) and len(tasks) >= 2:
+            findings.append({"id": "fraction_holds_everywhere", "supported": all(v == "never_behind" for v in verdicts),
+                             "data": {"label": labels[m], "reference_label": labels[reference], "tasks": tasks}})
+    return clean({
+        "reference": reference, "reference_label": labels.get(reference) if reference else None,
+        "methods": [{"method": m, "label": labels[m], "is_reference": m == reference} for m in methods],
+        "tasks": tasks, "fractions": [{"train_size": s_, "fraction": fraction_value(s_)} for s_ in sizes],
+        "per_task": per_task, "findings": findings,
+        "seeds": sorted(clean(x) for x in _ordered_unique(df["seed"])),
+        "multi_seed": bool(df["seed"].nunique() > 1), "tolerance": tolerance,
+        "ci_level": CI_LEVEL, "ci_min_seeds": CI_MIN_SEEDS,
+        "has_ci": any((c or {}).get("decided_by") == "ci" for t in per_task for r in t["rows"]
+                      for c in r["vs_reference"].values()),
+        "n_present": int(len(present)),
+    })
+
+
+def conclusions(glue: dict[str, Any] | None, squad: dict[str, Any] | None, grid: dict[str, Any] | None = None,
+                ranks: dict[str, Any] | None = None, fractions: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The supported claims of every section, for the conclusions and summary slides."""
     out: list[dict[str, Any]] = []
     if glue:
         order = ("closest_to_reference", "matches_or_beats_reference", "pct_of_reference_range", "memory_savings",
@@ -677,4 +1163,15 @@ def conclusions(glue: dict[str, Any] | None, squad: dict[str, Any] | None) -> li
                 out.append({"part": "squad", "id": "crossover", "supported": True,
                             "data": {"label": comp["label"], "reference_label": squad["reference_label"],
                                      "metric": met, **cross}})
+    for part, summ, ids in (("grid", grid, ("grid_vs_reference",)), ("lora_ranks", ranks, ("rank_span",)),
+                            ("fractions", fractions, ("fraction_holds_everywhere", "fraction_verdict"))):
+        if not summ:
+            continue
+        chosen = [f for f in summ["findings"] if f["id"] in ids and f["supported"]]
+        # A method that holds up on every task is said once, not once per task.
+        everywhere = {f["data"]["label"] for f in chosen if f["id"] == "fraction_holds_everywhere"}
+        for f in chosen:
+            if f["id"] == "fraction_verdict" and f["data"]["label"] in everywhere:
+                continue
+            out.append({"part": part, **f})
     return clean(out)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -27,15 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--attempt", type=int, default=1, help="retry number; each retry halves the micro-batch")
     args = ap.parse_args(argv)
 
-    from .config import ConfigError, load_config, resolve_cell
-    from .paths import parse_cell_path
-
     try:
         if args.spec:
             spec = json.loads(args.spec)
-        else:
+        else:  # the config machinery (yaml) is only imported when there is a config to read
+            from .config import load_config, resolve_cell
+            from .paths import parse_cell_path
+
             spec = resolve_cell(load_config(args.config), parse_cell_path(args.out))
-    except (ConfigError, ValueError) as exc:
+    except ValueError as exc:  # includes ConfigError and malformed JSON
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -58,4 +59,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The result is on disk (written atomically, fsynced). Tearing down an interpreter that holds
+    # torch and transformers takes about a second of CPU on a small machine, which every cell would
+    # pay; flush the streams and leave without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

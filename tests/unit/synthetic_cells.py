@@ -1,12 +1,17 @@
 """Synthetic but valid cell results for every cell of a config, for tests of the reporting side.
 
 The numbers follow a simple made-up pattern: Full FT best on average, LoRA ahead on SST-2, the
-second method of a size sweep ahead below a chosen crossover size and behind above it.
+second method of a size sweep ahead below a chosen crossover size and behind above it. For the
+wider study: held-out (selection) scores that peak at a per-method learning rate and at batch size
+16, LoRA scores that grow with the rank, and Full FT losing more than BitFit on small fractions of
+the training set. Each (method, seed) adds its own small fixed noise, so paired differences between
+methods vary from seed to seed.
 """
 from __future__ import annotations
 
 import copy
 import math
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +27,10 @@ MAJORITY = {"sst2": 50.9, "mrpc": 81.2, "rte": 52.7, "cola": 0.0, "imdb": 50.0}
 TASK_METRICS = {"sst2": ["accuracy"], "mrpc": ["f1", "accuracy"], "rte": ["accuracy"], "cola": ["matthews"],
                 "stsb": ["pearson", "spearman"], "imdb": ["accuracy"], "squad": ["exact_match", "f1"]}
 N_ALL = {"sst2": 2000, "mrpc": 2000, "rte": 2000, "squad": 2000}
+# Grid studies: the learning rate where each kind's held-out score peaks.
+BEST_LR = {"full_ft": 3e-5, "bitfit": 1e-3, "lora": 5e-4}
+# Fraction sweeps: points lost per decade of less data.
+FRACTION_DROP = {"full_ft": 6.0, "bitfit": 2.0}
 
 SMALL_CONFIG: dict[str, Any] = {
     "study": "synthetic",
@@ -55,10 +64,33 @@ def small_config(demo: bool = False, seeds: list[int] | None = None, **changes: 
     return validate(raw)
 
 
+def n_train(cell: Cell) -> int:
+    """Training examples of a cell: its count, all of N_ALL, or a percentage of it."""
+    full = N_ALL.get(cell.task, 2000)
+    if cell.train_size == "all":
+        return full
+    if isinstance(cell.train_size, str) and cell.train_size.endswith("%"):
+        return max(1, round(float(cell.train_size[:-1]) / 100 * full))
+    return int(cell.train_size)
+
+
+def method_noise(method: str, seed: int) -> float:
+    """-0.15 .. +0.15, fixed per (method, seed)."""
+    return (zlib.crc32(f"{method}:{seed}".encode()) % 7 - 3) / 20.0
+
+
+def grid_penalty(kind: str, lr: float, batch_size: int) -> float:
+    """Points lost away from the kind's best learning rate and from batch size 16."""
+    best = BEST_LR.get(kind, 1e-3)
+    return 2.0 * abs(math.log10(lr) - math.log10(best)) + 0.5 * abs(math.log2(batch_size / 16))
+
+
 def default_metrics(config: dict[str, Any], cell: Cell, crossover_n: float = 700.0) -> dict[str, float]:
-    kind = config["methods"][cell.method]["kind"]
+    spec = config["methods"][cell.method]
+    kind = spec["kind"]
     noise = ((cell.seed * 7919) % 13 - 6) / 20.0  # -0.3 .. +0.3, fixed per seed
-    n = N_ALL.get(cell.task, 2000) if cell.train_size == "all" else int(cell.train_size)
+    noise += method_noise(cell.method, cell.seed)
+    n = n_train(cell)
     if cell.task == "squad":
         f1 = 30.0 + 12.0 * math.log10(n / 100.0)
         if kind != "full_ft":
@@ -69,19 +101,42 @@ def default_metrics(config: dict[str, Any], cell: Cell, crossover_n: float = 700
     score = BASE[cell.task] + OFFSET.get(kind, -4.0) + noise
     if cell.task == "sst2" and kind == "lora":
         score = BASE["sst2"] + 0.4 + noise
+    if kind == "lora":  # rank 8 is the reference point; each doubling of the rank adds half a point
+        score += 0.5 * (math.log2(int(spec.get("r", 8))) - 3)
+    if isinstance(cell.train_size, str) and cell.train_size.endswith("%"):
+        score -= FRACTION_DROP.get(kind, 4.0) * math.log10(100.0 / float(cell.train_size[:-1]))
+    if cell.holdout:
+        score -= grid_penalty(kind, cell.lr, cell.batch_size)
     out = {TASK_METRICS[cell.task][0]: score}
     for extra in TASK_METRICS[cell.task][1:]:
         out[extra] = score - 3.0
     return out
 
 
+def default_selection(config: dict[str, Any], cell: Cell) -> dict[str, float] | None:
+    """Held-out scores of a grid cell: the dev pattern, one point higher, with its own seed noise."""
+    if not cell.holdout:
+        return None
+    dev = default_metrics(config, cell)
+    shift = 1.0 + method_noise(cell.method, cell.seed + 1000) - method_noise(cell.method, cell.seed)
+    return {k: v + shift for k, v in dev.items()}
+
+
+def trainable_params(spec: dict[str, Any]) -> int:
+    if spec["kind"] == "lora":  # query and value of 12 layers at rank r, plus the head
+        return 12 * 2 * 2 * 768 * int(spec.get("r", 8)) + 1_538
+    return TRAINABLE.get(spec["kind"], 1000)
+
+
 def cell_result(config: dict[str, Any], cell: Cell, metrics: dict[str, float] | None = None,
-                collapsed: bool = False) -> dict[str, Any]:
+                collapsed: bool = False, selection: dict[str, float] | None = None) -> dict[str, Any]:
     spec = config["methods"][cell.method]
     kind = spec["kind"]
     metrics = metrics if metrics is not None else default_metrics(config, cell)
-    n = N_ALL.get(cell.task, 2000) if cell.train_size == "all" else int(cell.train_size)
+    selection = selection if selection is not None else default_selection(config, cell)
+    n = n_train(cell)
     qa = cell.task == "squad"
+    regression = cell.task == "stsb"
     steps = max(int(cell.sched[2:].split("x")[0]), math.ceil(2 * n / cell.batch_size)) if cell.sched.startswith("st") \
         else math.ceil(float(cell.sched[2:]) * n / cell.batch_size)
     peak = 2.2e9 if kind == "full_ft" else 1.05e9 + 1e7 * len(kind)
@@ -89,11 +144,11 @@ def cell_result(config: dict[str, Any], cell: Cell, metrics: dict[str, float] | 
     result = {
         "schema": SCHEMA, "status": "complete",
         "cell": {**cell.as_dict(), "method_kind": kind},
-        "task": {"name": cell.task, "kind": "qa" if qa else "classification",
+        "task": {"name": cell.task, "kind": "qa" if qa else ("regression" if regression else "classification"),
                  "primary_metric": TASK_METRICS[cell.task][0], "metrics": TASK_METRICS[cell.task],
                  "n_train": n, "n_train_features": n, "n_eval": 400},
         "metrics": metrics,
-        "params": {"trainable": TRAINABLE.get(kind, 1000), "total": TOTAL},
+        "params": {"trainable": trainable_params(spec), "total": TOTAL},
         "compute": {"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3", "precision": "bf16",
                     "train_flops": flops, "flops_method": "synthetic", "peak_memory_bytes": peak,
                     "memory_kind": "cuda_max_allocated", "wall_s": 60.0, "startup_s": 2.0, "train_s": 50.0,
@@ -105,7 +160,12 @@ def cell_result(config: dict[str, Any], cell: Cell, metrics: dict[str, float] | 
         "versions": {"python": "3", "peftdeck": "0.1.0"},
         "created_utc": "2026-01-01T00:00:00Z",
     }
-    if not qa:
+    if selection is not None:
+        result["selection"] = {"split": "held-out part of train", "fraction": cell.holdout,
+                               "n": round(cell.holdout * N_ALL.get(cell.task, 2000)), "metrics": selection}
+    if regression:
+        result["baseline"] = {"train_mean": 2.5, **{m: 0.0 for m in TASK_METRICS[cell.task]}}
+    elif not qa:
         pm = TASK_METRICS[cell.task][0]
         result["baseline"] = {"majority_class": 1, **{m: MAJORITY.get(cell.task, 50.0) for m in TASK_METRICS[cell.task]}}
         result["predictions"] = {"class_fractions": {"0": 0.995 if collapsed else 0.5, "1": 0.005 if collapsed else 0.5},
@@ -118,12 +178,43 @@ def cell_result(config: dict[str, Any], cell: Cell, metrics: dict[str, float] | 
 
 def write_results(config: dict[str, Any], root: str | Path, skip: Callable[[Cell], bool] = lambda c: False,
                   collapsed: Callable[[Cell], bool] = lambda c: False,
-                  metrics: Callable[[Cell], dict[str, float] | None] = lambda c: None) -> list[Cell]:
+                  metrics: Callable[[Cell], dict[str, float] | None] = lambda c: None,
+                  selection: Callable[[Cell], dict[str, float] | None] = lambda c: None) -> list[Cell]:
     """Write a result for every cell of `config` under `root` (except the skipped); returns the cells."""
     written = []
     for cell in all_cells(config):
         if skip(cell):
             continue
-        write_json_atomic(Path(root) / cell.path, cell_result(config, cell, metrics(cell), collapsed(cell)))
+        write_json_atomic(Path(root) / cell.path,
+                          cell_result(config, cell, metrics(cell), collapsed(cell), selection(cell)))
         written.append(cell)
     return written
+
+
+# --- the wider study ----------------------------------------------------------------------------
+
+STUDIES: dict[str, dict[str, Any]] = {
+    "grid": {"slides": "grid", "tasks": ["sst2", "mrpc"], "methods": ["full_ft", "bitfit"],
+             "learning_rates": [1e-5, 1e-4, 1e-3], "batch_sizes": [16, 32], "seeds": [1, 2, 3], "holdout": 0.1},
+    "ranks": {"slides": "lora_ranks", "tasks": ["sst2", "mrpc"],
+              "methods": ["full_ft", "lora_r1", "lora_r4", "lora_r8", "lora_r16"], "seeds": [1, 2, 3]},
+    "fractions": {"slides": "fractions", "tasks": ["cola", "stsb", "mrpc"],
+                  "methods": ["full_ft", "bitfit", "adapter_houlsby"],
+                  "train_sizes": ["10%", "30%", "100%"], "seeds": [1, 2, 3]},
+}
+
+
+def wider_config(*studies: str, core: bool = True, demo: bool = False, **changes: Any) -> dict[str, Any]:
+    """SMALL_CONFIG (or nothing but the studies, core=False) plus the named studies of STUDIES."""
+    raw = copy.deepcopy(SMALL_CONFIG)
+    if not core:
+        raw["experiments"] = {}
+    for name in studies:
+        raw["experiments"][name] = copy.deepcopy(STUDIES[name])
+    raw["data"].update({"cola": {"source": "hub"}, "stsb": {"source": "hub"}})
+    if demo:
+        raw["study"] = "demo"
+        raw["model"] = {"source": "demo", "name": "demo BERT"}
+        raw["data"] = {t: {"source": "demo"} for t in raw["data"]}
+    raw.update(changes)
+    return validate(raw)

@@ -13,7 +13,8 @@ The settings are the minimum that works without cgroups or an accounting databas
 `proctrack/linuxproc`, `task/none`, accounting off. With no slurmdbd there is no `sacct`, so job
 states come from `squeue`; `MinJobAge` is high so finished jobs stay visible to it. Every finished
 job is written to DIR/jobcomp.txt (`jobcomp/filetxt`): SLURM's own record of what ran, which the
-test checks against. The node declares more CPUs than the machine may have
+test checks against. Clients find the cluster through SLURM_CONF and, inside jobs, through an `srun`
+wrapper in DIR/bin that `start` puts first on PATH (see `env_for`). The node declares more CPUs than the machine may have
 (`SlurmdParameters=config_overrides`) so that several small jobs run side by side on a CI runner.
 """
 from __future__ import annotations

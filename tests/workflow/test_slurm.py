@@ -118,7 +118,6 @@ def test_tiny_study_runs_every_cell_as_a_slurm_job(tmp_path, cluster):
     assert (repo / P.deck_md()).is_file(), "slides/deck.md was not built"
 
     cells = all_cells(load_config(repo / TINY))
-    assert len(cells) == 14
     jobs = _slurm_jobs_by_rule(repo)
     # Only the compute rules went to SLURM; everything else ran here, as a local rule.
     assert set(jobs) == CLUSTER_RULES, f"rules submitted to SLURM: {sorted(jobs)}"

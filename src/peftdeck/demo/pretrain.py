@@ -2,9 +2,13 @@
 
 Parameter-efficient methods only adapt features that are already there; a randomly initialised
 encoder would make BitFit and prompt tuning look useless for the wrong reason. So the demo model is
-pre-trained, briefly, on unlabelled text from the same grammar as the demo tasks. The result is an
-ordinary Hugging Face folder (config.json, model.safetensors, vocab.txt, tokenizer files) plus
-`pretrain.json`, so every later step loads it exactly like a downloaded checkpoint.
+pre-trained, briefly, on unlabelled text from the same grammar as the demo tasks, with BERT's two
+objectives: masked-LM, and next-sentence prediction, which trains the pooler that the classification
+heads read (a checkpoint without it would give every fine-tuning run a random, frozen pooler).
+
+The result is an ordinary Hugging Face folder (config.json, model.safetensors, vocab.txt, tokenizer
+files) plus `pretrain.json`, so every later step loads it like a downloaded checkpoint, e.g. with
+`BertForSequenceClassification.from_pretrained(folder, num_labels=2)`.
 
 Deterministic for a seed and a thread count: the vocabulary, the packing, the masks and the batch
 order all derive from the seed. torch, transformers and tokenizers are imported inside functions,
@@ -28,15 +32,20 @@ from peftdeck.demo.data import atomic_directory
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
+# Hugging Face's convention for BertForPreTraining: 0 = B continues A, 1 = B is a random segment.
+IS_NEXT, NOT_NEXT, NO_PAIR = 0, 1, -100
+HOLD_OUT_EVERY = 50
+SCHEMA = "peftdeck.demo_pretrain/1"
 
 DEFAULTS: dict[str, Any] = {
     "steps": 300,
     "batch_size": 64,  # sequences per step in the short phase; the long phase takes half as many
     "seq_len": 128,
-    "lr": 2e-3,
+    "lr": 4e-3,
     "warmup_ratio": 0.06,
     "weight_decay": 0.01,
     "mlm_probability": 0.15,
+    "random_next": 0.5,
     "vocab_size": 2000,
     "min_frequency": 2,
     "hidden_size": 64,
@@ -51,8 +60,8 @@ DEFAULTS: dict[str, Any] = {
     # Share of those long batches whose position ids are shifted by a random offset.
     "position_shift": 0.5,
 }
-HOLD_OUT_EVERY = 50
-SCHEMA = "peftdeck.demo_pretrain/1"
+
+Packed = tuple[list[int], list[int], int]  # input_ids, token_type_ids, next-sentence label
 
 
 # --- tokenizer ------------------------------------------------------------------------------------
@@ -69,7 +78,8 @@ def _alphabet(corpus: Path) -> list[str]:
 
 
 def train_tokenizer(corpus: str | os.PathLike, out_dir: str | os.PathLike, vocab_size: int = DEFAULTS["vocab_size"],
-                    min_frequency: int = DEFAULTS["min_frequency"], model_max_length: int = DEFAULTS["model_max_length"]) -> Path:
+                    min_frequency: int = DEFAULTS["min_frequency"],
+                    model_max_length: int = DEFAULTS["model_max_length"]) -> Path:
     """Train a lower-cased WordPiece vocabulary on `corpus`; write vocab.txt and the tokenizer configs.
 
     Returns the path of vocab.txt. [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4.
@@ -117,21 +127,24 @@ def _encode_lines(vocab_file: Path, lines: list[str]) -> list[list[int]]:
 
 # --- data -----------------------------------------------------------------------------------------
 
-def pack_sequences(lines: list[list[int]], seq_len: int) -> list[tuple[list[int], list[int]]]:
+def pack_sequences(lines: list[list[int]], seq_len: int, rng: random.Random | None = None,
+                   random_next: float = DEFAULTS["random_next"]) -> list[Packed]:
     """Pack consecutive lines into `[CLS] A [SEP] B [SEP]` sequences of at most `seq_len` tokens.
 
-    Lines are never split (a line longer than the budget is truncated). A and B are split at the
-    line boundary nearest the middle, so segment-B (token type 1) embeddings are trained too: the
-    paired tasks need them. Returns (input_ids, token_type_ids) pairs.
+    Lines are never split (a line longer than the budget is truncated). A and B meet at the line
+    boundary nearest the middle, so segment-B (token type 1) embeddings are trained too: the paired
+    tasks need them. With `rng`, B is replaced by lines from elsewhere at rate `random_next`, for
+    next-sentence prediction. Returns (input_ids, token_type_ids, label) with label IS_NEXT,
+    NOT_NEXT, or NO_PAIR when a single line filled the sequence.
     """
     if seq_len < 8:
         raise ValueError(f"seq_len must be at least 8, got {seq_len}")
     budget = seq_len - 3
-    out: list[tuple[list[int], list[int]]] = []
-    chunk: list[list[int]] = []
-    used = 0
+    kept = [line[:budget] for line in lines if line]
+    out: list[Packed] = []
 
-    def flush() -> None:
+    def emit(lo: int, hi: int) -> None:
+        chunk = kept[lo:hi]
         total = sum(len(x) for x in chunk)
         split, best, run = len(chunk), total, 0
         for k in range(1, len(chunk)):
@@ -140,21 +153,31 @@ def pack_sequences(lines: list[list[int]], seq_len: int) -> list[tuple[list[int]
                 split, best = k, abs(2 * run - total)
         a = [t for x in chunk[:split] for t in x]
         b = [t for x in chunk[split:] for t in x]
+        label = IS_NEXT if b else NO_PAIR
+        if b and rng is not None and rng.random() < random_next:
+            j = rng.randrange(len(kept))
+            for _ in range(10):
+                if not lo <= j < hi:
+                    break
+                j = rng.randrange(len(kept))
+            if not lo <= j < hi:
+                room, b = budget - len(a), []
+                while j < len(kept) and len(b) < room:
+                    b += kept[j]
+                    j += 1
+                b, label = b[:room], NOT_NEXT
         ids = [CLS_ID] + a + [SEP_ID] + (b + [SEP_ID] if b else [])
         types = [0] * (len(a) + 2) + ([1] * (len(b) + 1) if b else [])
-        out.append((ids, types))
+        out.append((ids, types, label))
 
-    for line in lines:
-        line = line[:budget]
-        if not line:
-            continue
-        if chunk and used + len(line) > budget:
-            flush()
-            chunk, used = [], 0
-        chunk.append(line)
+    lo, used = 0, 0
+    for i, line in enumerate(kept):
+        if i > lo and used + len(line) > budget:
+            emit(lo, i)
+            lo, used = i, 0
         used += len(line)
-    if chunk:
-        flush()
+    if kept:
+        emit(lo, len(kept))
     return out
 
 
@@ -170,14 +193,15 @@ def _shuffled_batches(sequences: list, size: int, rng: random.Random) -> Iterato
         del order[:size]
 
 
-def _collate(torch, batch: list[tuple[list[int], list[int]]]):
-    width = max(len(ids) for ids, _ in batch)
+def _collate(torch, batch: list[Packed]):
+    width = max(len(ids) for ids, _, _ in batch)
     ids = torch.full((len(batch), width), PAD_ID, dtype=torch.long)
     types = torch.zeros((len(batch), width), dtype=torch.long)
-    for i, (x, t) in enumerate(batch):
+    for i, (x, t, _) in enumerate(batch):
         ids[i, :len(x)] = torch.tensor(x)
         types[i, :len(t)] = torch.tensor(t)
-    return ids, types, (ids != PAD_ID).long()
+    labels = torch.tensor([label for _, _, label in batch], dtype=torch.long)
+    return ids, types, (ids != PAD_ID).long(), labels
 
 
 def _mask_tokens(torch, ids, vocab_size: int, probability: float, generator):
@@ -197,35 +221,47 @@ def _mask_tokens(torch, ids, vocab_size: int, probability: float, generator):
     return inputs, chosen
 
 
-def _mlm_loss(torch, model, ids, types, attention, position_ids, vocab_size, probability, generator):
-    inputs, chosen = _mask_tokens(torch, ids, vocab_size, probability, generator)
-    hidden = model.bert(input_ids=inputs, attention_mask=attention, token_type_ids=types,
-                        position_ids=position_ids).last_hidden_state
+def _losses(torch, model, batch, position_ids, vocab_size: int, generator) -> dict[str, Any]:
+    """Masked-LM and next-sentence losses of one batch, with counts for exact averaging."""
+    ids, types, attention, next_labels = batch
+    inputs, chosen = _mask_tokens(torch, ids, vocab_size, DEFAULTS["mlm_probability"], generator)
+    out = model.bert(input_ids=inputs, attention_mask=attention, token_type_ids=types, position_ids=position_ids)
     # Scoring only the masked positions skips ~85% of the vocabulary projection, the largest matmul.
-    logits = model.cls(hidden[chosen])
+    logits = model.cls.predictions(out.last_hidden_state[chosen])
     targets = ids[chosen]
-    loss = torch.nn.functional.cross_entropy(logits, targets)
-    correct = (logits.argmax(-1) == targets).sum().item()
-    return loss, correct, int(targets.numel())
+    mlm = torch.nn.functional.cross_entropy(logits, targets)
+    paired = next_labels != NO_PAIR
+    if paired.any():
+        next_logits = model.cls.seq_relationship(out.pooler_output[paired])
+        nsp = torch.nn.functional.cross_entropy(next_logits, next_labels[paired])
+        nsp_correct = int((next_logits.argmax(-1) == next_labels[paired]).sum())
+    else:
+        nsp, nsp_correct = out.pooler_output.sum() * 0.0, 0
+    return {"mlm": mlm, "nsp": nsp, "mlm_n": int(targets.numel()),
+            "mlm_correct": int((logits.argmax(-1) == targets).sum()), "nsp_n": int(paired.sum()),
+            "nsp_correct": nsp_correct}
 
 
-def _evaluate(torch, model, sequences, batch_size, vocab_size, probability, seed) -> dict[str, float]:
-    """Masked-LM loss/accuracy on held-out sequences with masks fixed by the seed (comparable over time)."""
-    if not sequences:
-        return {"loss": float("nan"), "accuracy": float("nan")}
+def _evaluate(torch, model, sequences: list[Packed], batch_size: int, vocab_size: int, seed: int) -> dict[str, float]:
+    """Held-out losses and accuracies with masks fixed by the seed, so values compare over time."""
     generator = torch.Generator().manual_seed(seed + 7919)
     was_training = model.training
     model.eval()
-    total, correct, count = 0.0, 0, 0
+    sums = {"mlm": 0.0, "nsp": 0.0, "mlm_n": 0, "mlm_correct": 0, "nsp_n": 0, "nsp_correct": 0}
     with torch.no_grad():
         for start in range(0, len(sequences), batch_size):
-            ids, types, attention = _collate(torch, sequences[start:start + batch_size])
-            loss, ok, n = _mlm_loss(torch, model, ids, types, attention, None, vocab_size, probability, generator)
-            total += loss.item() * n
-            correct += ok
-            count += n
+            part = _losses(torch, model, _collate(torch, sequences[start:start + batch_size]), None, vocab_size,
+                           generator)
+            sums["mlm"] += part["mlm"].item() * part["mlm_n"]
+            sums["nsp"] += part["nsp"].item() * part["nsp_n"]
+            for key in ("mlm_n", "mlm_correct", "nsp_n", "nsp_correct"):
+                sums[key] += part[key]
     model.train(was_training)
-    return {"loss": total / count, "accuracy": correct / count}
+    nan = float("nan")
+    return {"mlm_loss": sums["mlm"] / sums["mlm_n"] if sums["mlm_n"] else nan,
+            "mlm_accuracy": sums["mlm_correct"] / sums["mlm_n"] if sums["mlm_n"] else nan,
+            "nsp_loss": sums["nsp"] / sums["nsp_n"] if sums["nsp_n"] else nan,
+            "nsp_accuracy": sums["nsp_correct"] / sums["nsp_n"] if sums["nsp_n"] else nan}
 
 
 # --- model ----------------------------------------------------------------------------------------
@@ -250,7 +286,7 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
              hidden_size: int = DEFAULTS["hidden_size"], num_layers: int = DEFAULTS["num_layers"],
              num_heads: int | None = DEFAULTS["num_heads"], vocab_size: int = DEFAULTS["vocab_size"],
              threads: int | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train the tokenizer and the masked-LM, and write the model folder `out_dir` atomically.
+    """Train the tokenizer and the model, and write the model folder `out_dir` atomically.
 
     Returns the record also saved as `out_dir/pretrain.json`. `steps=0` saves the randomly
     initialised model (a no-pre-training baseline). `threads` defaults to min(4, CPU count): a model
@@ -261,8 +297,9 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
     corpus = Path(corpus)
     if not corpus.is_file():
         raise FileNotFoundError(f"corpus not found: {corpus} (generate it with python -m peftdeck.demo.data)")
-    for name, value, low in (("steps", steps, 0), ("batch_size", batch_size, 1), ("hidden_size", hidden_size, 8),
-                             ("num_layers", num_layers, 1), ("vocab_size", vocab_size, 100)):
+    for name, value, low in (("steps", steps, 0), ("batch_size", batch_size, 1), ("seq_len", seq_len, 16),
+                             ("hidden_size", hidden_size, 8), ("num_layers", num_layers, 1),
+                             ("vocab_size", vocab_size, 100)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if not lr > 0:
@@ -270,10 +307,10 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
     if seq_len > DEFAULTS["max_position_embeddings"]:
         raise ValueError(f"seq_len {seq_len} exceeds max_position_embeddings {DEFAULTS['max_position_embeddings']}")
 
+    import tokenizers
     import torch
     import transformers
-    import tokenizers
-    from transformers import BertForMaskedLM
+    from transformers import BertForPreTraining
 
     threads = threads or min(4, os.cpu_count() or 1)
     torch.set_num_threads(threads)
@@ -284,19 +321,22 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
 
     with atomic_directory(out_dir) as tmp:
         vocab_file = train_tokenizer(corpus, tmp, vocab_size=vocab_size)
-        encoded = _encode_lines(vocab_file, lines)
         n_vocab = sum(1 for _ in open(vocab_file, encoding="utf-8"))
+        encoded = _encode_lines(vocab_file, lines)
         # Every 50th line is held out: a fixed, spread-out sample, independent of the seed.
         held_lines = encoded[::HOLD_OUT_EVERY]
         train_lines = [x for i, x in enumerate(encoded) if i % HOLD_OUT_EVERY]
-        short_len = max(8, seq_len // 2)
+        short_len = seq_len // 2
         long_steps = round(DEFAULTS["long_fraction"] * steps)
+        # BERT's recipe, shortened: most steps on short sequences (cheap, and where the local
+        # statistics are learnt), the last ones at full length with shifted positions.
         phases = [("short", steps - long_steps, short_len, batch_size, 0.0),
                   ("long", long_steps, seq_len, max(1, batch_size // 2), DEFAULTS["position_shift"])]
-        packed = {name: pack_sequences(train_lines, length) for name, _, length, _, _ in phases}
-        held_out = pack_sequences(held_lines, short_len)[:DEFAULTS["eval_sequences"]]
-        if not packed["short"]:
-            raise ValueError(f"corpus {corpus} is too small: no training sequence left after the hold-out")
+        pack_rng = random.Random(f"{seed}/pack")
+        packed = {name: pack_sequences(train_lines, length, pack_rng) for name, _, length, _, _ in phases}
+        held_out = pack_sequences(held_lines, short_len, random.Random("held-out"))[:DEFAULTS["eval_sequences"]]
+        if not packed["short"] or not held_out:
+            raise ValueError(f"corpus {corpus} is too small: need at least {HOLD_OUT_EVERY + 1} lines")
         log(f"vocabulary {n_vocab} tokens; {len(lines)} lines -> {len(packed['short'])} training sequences of "
             f"<= {short_len} tokens, {len(packed['long'])} of <= {seq_len}, {len(held_out)} held out")
 
@@ -304,7 +344,7 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
         # No dropout while pre-training: a few hundred steps underfit, so dropout would only slow
         # the run down. The saved config carries BERT's usual 0.1 for fine-tuning.
         config = build_config(n_vocab, hidden_size, num_layers, num_heads, dropout=0.0)
-        model = BertForMaskedLM(config)
+        model = BertForPreTraining(config)
         model.train()
         decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
         no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
@@ -315,41 +355,41 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
         generator = torch.Generator().manual_seed(seed)
-        order_rng = random.Random(seed)
-        eval_args = (batch_size, n_vocab, DEFAULTS["mlm_probability"], seed)
+        order_rng = random.Random(f"{seed}/order")
 
-        initial = _evaluate(torch, model, held_out, *eval_args)
-        log(f"step 0/{steps}: held-out MLM loss {initial['loss']:.3f}")
+        initial = _evaluate(torch, model, held_out, batch_size, n_vocab, seed)
+        log(f"step 0/{steps}: held-out MLM loss {initial['mlm_loss']:.3f}, NSP loss {initial['nsp_loss']:.3f}")
         train_started = time.perf_counter()
-        losses: list[float] = []
+        mlm_losses: list[float] = []
+        nsp_losses: list[float] = []
         step = 0
         for name, n_steps, length, size, shift in phases:
             batches = _shuffled_batches(packed[name], size, order_rng)
             max_offset = config.max_position_embeddings - length
             for _ in range(n_steps):
-                ids, types, attention = _collate(torch, next(batches))
+                batch = _collate(torch, next(batches))
                 position_ids = None
                 # Prompt tuning puts virtual tokens in front, moving every real token right; shifting
                 # some long batches by a random offset trains the positions up to the maximum too.
                 if shift and max_offset > 0 and torch.rand((), generator=generator).item() < shift:
                     offset = int(torch.randint(0, max_offset + 1, (), generator=generator))
-                    position_ids = (torch.arange(ids.shape[1]) + offset).unsqueeze(0).expand_as(ids)
-                loss, _, _ = _mlm_loss(torch, model, ids, types, attention, position_ids, n_vocab,
-                                       DEFAULTS["mlm_probability"], generator)
-                loss.backward()
+                    position_ids = (torch.arange(batch[0].shape[1]) + offset).unsqueeze(0).expand_as(batch[0])
+                part = _losses(torch, model, batch, position_ids, n_vocab, generator)
+                (part["mlm"] + part["nsp"]).backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-                losses.append(loss.item())
+                mlm_losses.append(part["mlm"].item())
+                nsp_losses.append(part["nsp"].item())
                 step += 1
                 if step % 50 == 0 or step == steps:
-                    recent = losses[-50:]
-                    log(f"step {step}/{steps} ({name}): train MLM loss {sum(recent) / len(recent):.3f} "
-                        f"({time.perf_counter() - train_started:.1f} s)")
+                    log(f"step {step}/{steps} ({name}): train MLM loss {_mean(mlm_losses[-50:]):.3f}, "
+                        f"NSP loss {_mean(nsp_losses[-50:]):.3f} ({time.perf_counter() - train_started:.1f} s)")
         train_s = time.perf_counter() - train_started
-        final = _evaluate(torch, model, held_out, *eval_args) if steps else initial
-        log(f"held-out MLM loss {initial['loss']:.3f} -> {final['loss']:.3f}, accuracy {final['accuracy']:.3f}")
+        final = _evaluate(torch, model, held_out, batch_size, n_vocab, seed) if steps else initial
+        log(f"held-out MLM loss {initial['mlm_loss']:.3f} -> {final['mlm_loss']:.3f} "
+            f"(accuracy {final['mlm_accuracy']:.3f}), NSP accuracy {final['nsp_accuracy']:.3f}")
 
         model.eval()
         model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = 0.1
@@ -358,45 +398,51 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
         if not (tmp / "model.safetensors").is_file():
             raise RuntimeError(f"save_pretrained wrote no model.safetensors in {tmp}")
         _normal_permissions(tmp)
-        tail = losses[-max(1, steps // 10):] if losses else []
+        tail = max(1, steps // 10)
         record = {
             "schema": SCHEMA,
             "seed": seed,
             "steps": steps,
             "batch_size": batch_size,
             "seq_len": seq_len,
-            # BERT's recipe, shortened: most steps on short sequences (cheap, and where the local
-            # statistics are learnt), the last ones on full-length sequences with shifted positions.
             "phases": [{"name": name, "steps": n, "seq_len": length, "batch_size": size, "position_shift": shift}
                        for name, n, length, size, shift in phases],
             "lr": lr,
             "warmup_steps": warmup,
             "weight_decay": DEFAULTS["weight_decay"],
             "mlm_probability": DEFAULTS["mlm_probability"],
+            "random_next": DEFAULTS["random_next"],
             "threads": threads,
-            "model": {"hidden_size": config.hidden_size, "num_layers": config.num_hidden_layers,
-                      "num_heads": config.num_attention_heads, "intermediate_size": config.intermediate_size,
+            "model": {"architecture": type(model).__name__, "hidden_size": config.hidden_size,
+                      "num_layers": config.num_hidden_layers, "num_heads": config.num_attention_heads,
+                      "intermediate_size": config.intermediate_size,
                       "max_position_embeddings": config.max_position_embeddings, "vocab_size": n_vocab,
                       "parameters": sum(p.numel() for p in model.parameters())},
             "corpus": {"lines": len(lines), "tokens": sum(len(x) for x in encoded),
                        "train_sequences": {name: len(seqs) for name, seqs in packed.items()},
                        "held_out_sequences": len(held_out), "held_out_every": HOLD_OUT_EVERY,
                        "sha256": _sha256(corpus)},
-            # Mean training loss over the last tenth of the steps (the "final MLM loss").
-            "final_mlm_loss": sum(tail) / len(tail) if tail else None,
-            "first_mlm_loss": losses[0] if losses else None,
-            "held_out": {"initial_loss": initial["loss"], "final_loss": final["loss"],
-                         "initial_accuracy": initial["accuracy"], "final_accuracy": final["accuracy"]},
-            "loss_curve": [[i + 1, round(sum(losses[max(0, i - 9):i + 1]) / len(losses[max(0, i - 9):i + 1]), 4)]
-                           for i in range(9, len(losses), 10)],
+            # Mean training losses over the last tenth of the steps ("final"), and of the first step.
+            "final_mlm_loss": _mean(mlm_losses[-tail:]) if mlm_losses else None,
+            "final_nsp_loss": _mean(nsp_losses[-tail:]) if nsp_losses else None,
+            "first_mlm_loss": mlm_losses[0] if mlm_losses else None,
+            "held_out": {"initial": initial, "final": final},
+            "loss_curve": [[i + 1, round(_mean(mlm_losses[max(0, i - 9):i + 1]), 4)]
+                           for i in range(9, len(mlm_losses), 10)],
             "train_s": round(train_s, 2),
             "wall_s": round(time.perf_counter() - started, 2),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "tokenizers": tokenizers.__version__},
         }
         _write_json(tmp / "pretrain.json", record)
-    log(f"wrote {out_dir} in {record['wall_s']:.1f} s (final MLM loss {record['final_mlm_loss']})")
+    final_loss = record["final_mlm_loss"]
+    log(f"wrote {out_dir} in {record['wall_s']:.1f} s"
+        + (f" (final MLM loss {final_loss:.3f})" if final_loss is not None else " (no pre-training steps)"))
     return record
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def _normal_permissions(folder: Path) -> None:
@@ -419,7 +465,7 @@ def _sha256(path: Path) -> str:
 
 def _write_json(path: Path, obj: Any) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True, allow_nan=True)
+        json.dump(obj, fh, indent=2, sort_keys=True)
         fh.write("\n")
 
 
@@ -450,15 +496,18 @@ def _positive_float(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m peftdeck.demo.pretrain",
-        description="Train a WordPiece vocabulary and a tiny BERT (masked LM) on a corpus; write a model folder.")
+        description="Train a WordPiece vocabulary and a tiny BERT (masked LM + next sentence) on a corpus; "
+                    "write a Hugging Face model folder.")
     parser.add_argument("--corpus", required=True, help="text file, one sentence or paragraph per line")
     parser.add_argument("--out", required=True, help="model folder to write (replaced atomically if it exists)")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--steps", type=_int_at_least(0), default=DEFAULTS["steps"],
-                        help=f"masked-LM steps; 0 saves the initial weights (default {DEFAULTS['steps']})")
-    parser.add_argument("--batch-size", type=_int_at_least(1), default=DEFAULTS["batch_size"])
-    parser.add_argument("--seq-len", type=_int_at_least(8), default=DEFAULTS["seq_len"])
-    parser.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"])
+                        help=f"optimizer steps; 0 saves the initial weights (default {DEFAULTS['steps']})")
+    parser.add_argument("--batch-size", type=_int_at_least(1), default=DEFAULTS["batch_size"],
+                        help=f"sequences per short-phase step (default {DEFAULTS['batch_size']})")
+    parser.add_argument("--seq-len", type=_int_at_least(16), default=DEFAULTS["seq_len"],
+                        help=f"full sequence length, <= {DEFAULTS['max_position_embeddings']} (default {DEFAULTS['seq_len']})")
+    parser.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"], help=f"peak learning rate (default {DEFAULTS['lr']})")
     parser.add_argument("--hidden-size", type=_int_at_least(8), default=DEFAULTS["hidden_size"])
     parser.add_argument("--num-layers", type=_int_at_least(1), default=DEFAULTS["num_layers"])
     parser.add_argument("--num-heads", type=_int_at_least(1), default=None, help="default hidden-size // 32")
