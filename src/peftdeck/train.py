@@ -306,6 +306,7 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
     model.train()
     flops_per_token = None
     tokens = 0
+    padded_tokens = 0  # what the model actually ran on: each micro-batch is as wide as its longest example
     examples = 0
     step = 0
     losses: list[torch.Tensor] = []
@@ -340,6 +341,8 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
             scheduler.step()
             losses.append(loss_sum / math.ceil(len(idx) / micro))
             tokens += sum(lengths[i] for i in idx)
+            padded_tokens += sum(len(idx[m:m + micro]) * max(lengths[i] for i in idx[m:m + micro])
+                                 for m in range(0, len(idx), micro))
             examples += len(idx)
             step += 1
     if device.type == "cuda":
@@ -385,6 +388,7 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
             "wall_s": _finite_or(process_age_s(), time.perf_counter() - wall0),
             "train_examples_per_s": examples / train_s if train_s > 0 else None,
             "train_tokens": tokens,
+            "train_tokens_padded": padded_tokens,
             "steps": step,
             "planned_steps": steps,
             "stopped_by_time_budget": stopped_early,

@@ -126,3 +126,25 @@ def test_reference_counts_on_bert_base(kind, shared_data):
     model = apply_method(model, kind, "classification", OPTIONS[kind])
     assert total == REFERENCE_COUNTS["full_ft"]
     assert count_parameters(model)[0] == REFERENCE_COUNTS[kind]
+
+
+@pytest.mark.parametrize("r", [1, 4, 16])
+def test_lora_rank_instances_train_exactly_their_low_rank_matrices(r):
+    """The built-in lora_r<N> methods: A (r x h) and B (h x r) on query and value of every layer, plus the head."""
+    from peftdeck.config import DEFAULT_METHODS
+
+    spec = DEFAULT_METHODS[f"lora_r{r}"]
+    options = {k: v for k, v in spec.items() if k not in ("kind", "lr", "label")}
+    assert spec["kind"] == "lora" and options["r"] == r
+    torch.manual_seed(0)
+    model = apply_method(BertForSequenceClassification(tiny_config()), spec["kind"], "classification", options)
+    h, layers, head = 16, 2, 16 * 2 + 2
+    expected = {1: 162, 4: 546, 16: 2082}[r]  # layers x 2 targets x 2 matrices x h x r + head = 128 r + 34
+    assert expected == layers * 2 * 2 * h * r + head
+    assert count_parameters(model)[0] == expected
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    lora_names = {n for n in names if "lora_" in n}
+    assert len(lora_names) == layers * 2 * 2
+    assert all((".query." in n or ".value." in n) for n in lora_names)
+    shapes = {tuple(p.shape) for n, p in model.named_parameters() if "lora_A" in n}
+    assert shapes == {(r, h)}

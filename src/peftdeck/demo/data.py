@@ -153,8 +153,9 @@ def _sst2_intens(rng: random.Random) -> str:
     return rng.choice(SST2_INTENSIFIERS) if rng.random() < 0.35 else ""
 
 
-def _sst2_example(rng: random.Random) -> tuple[str, int]:
-    label = rng.randrange(2)
+def _sst2_example(rng: random.Random, label: int | None = None, noise: float = SST2_LABEL_NOISE) -> tuple[str, int]:
+    if label is None:
+        label = rng.randrange(2)
     kind = rng.choices(list(SST2_KINDS), weights=list(SST2_KINDS.values()))[0]
     det, subj = rng.choice(SST2_DETS), rng.choice(SST2_SUBJECTS)
     s2 = rng.choice([s for s in SST2_SUBJECTS if s != subj])
@@ -183,9 +184,19 @@ def _sst2_example(rng: random.Random) -> tuple[str, int]:
         text = f"{det} {subj} {cop} {adj} and {adj2} ."
     if kind != "fragment":
         text = rng.choice(SST2_OPENERS) + text
-    if rng.random() < SST2_LABEL_NOISE:
+    if rng.random() < noise:
         label = 1 - label
     return text, label
+
+
+def _sst2_review(rng: random.Random) -> str:
+    """Two to four phrases of one polarity on a line, as sentiment runs through a real review.
+
+    This is what lets masked-LM pre-training tell "dull" from "charming": in single phrases both
+    fill the same slots, so only their company separates them.
+    """
+    label = rng.randrange(2)
+    return " ".join(_sst2_example(rng, label, noise=0.0)[0] for _ in range(rng.randrange(2, 5)))
 
 
 def sst2_rows(seed: int, n_train: int, n_dev: int) -> dict[str, list[tuple[str, int]]]:
@@ -723,12 +734,22 @@ def generate_squad(out_dir: str | os.PathLike, seed: int, n_train: int = 3000, n
 # --- corpus ---------------------------------------------------------------------------------------
 
 def _knowledge_line(rng: random.Random) -> str:
-    """World facts the RTE generalisations rest on; pre-training sees them, fine-tuning need not."""
-    if rng.random() < 0.6:
+    """Dictionary and world facts that RTE and MRPC rest on, as a real corpus states them somewhere.
+
+    Pre-training sees them; fine-tuning then only has to learn to use them.
+    """
+    roll = rng.random()
+    if roll < 0.35:
         city = rng.choice(CITIES)
         return rng.choice((f"{city} is a city in {COUNTRY_OF[city]} .", f"{city} lies in {COUNTRY_OF[city]} ."))
-    animal = rng.choice(ANIMALS)
-    return rng.choice((f"{_cap(_a(animal))} is {_a(ANIMAL_CLASS[animal])} .", f"{_cap(_a(animal))} is an animal ."))
+    if roll < 0.6:
+        animal = rng.choice(ANIMALS)
+        return rng.choice((f"{_cap(_a(animal))} is {_a(ANIMAL_CLASS[animal])} .", f"{_cap(_a(animal))} is an animal ."))
+    group = rng.choice(MRPC_VERBS + MRPC_NOUNS + MRPC_ADJS)
+    first, second = rng.sample(group, 2)
+    if group in MRPC_NOUNS:
+        return rng.choice((f"{_cap(_a(first))} is also called {_a(second)} .", f"{_cap(_a(first))} is {_a(second)} ."))
+    return rng.choice((f"{_cap(first)} means the same as {second} .", f"{_cap(first)} means {second} ."))
 
 
 def corpus_lines(seed: int, n_units: int = DEFAULT_CORPUS_UNITS) -> list[str]:
@@ -743,7 +764,7 @@ def corpus_lines(seed: int, n_units: int = DEFAULT_CORPUS_UNITS) -> list[str]:
     for _ in range(n_units):
         kind = rng.choices(list(kinds), weights=list(kinds.values()))[0]
         if kind == "sst2":
-            lines.append(_sst2_example(rng)[0])
+            lines.append(_sst2_review(rng) if rng.random() < 0.7 else _sst2_example(rng)[0])
         elif kind == "mrpc":
             lines.extend(_mrpc_example(rng)[1:])
         elif kind == "rte":
