@@ -36,7 +36,7 @@ def workdir_copy(tmp_path: Path) -> Path:
 
 def test_dry_run_lists_one_training_job_per_cell(tmp_path):
     repo = workdir_copy(tmp_path)
-    proc = snakemake("-n", "--quiet", "rules", "slides/deck.md", "--configfile", TINY, cwd=repo)
+    proc = snakemake("-n", "slides/deck.md", "--configfile", TINY, "--quiet", "rules", cwd=repo)
     cells = all_cells(load_config(repo / TINY))
     counts = {}
     for line in proc.stdout.splitlines():
