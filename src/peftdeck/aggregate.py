@@ -243,6 +243,8 @@ def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[
         tasks[t] = {"task": t, "label": TASK_LABELS.get(t, t), "description": TASK_DESCRIPTIONS.get(t, t),
                     "primary_metric": primary,
                     "secondary_metrics": [m for m in metric_list if m != primary],
+                    "n_eval": int(rows["n_eval"].dropna().max()) if "n_eval" in rows and rows["n_eval"].notna().any() else None,
+                    "eval_subset": bool(config["data"][t].get("eval_size")),
                     "data_source": config["data"][t]["source"]}
     sources = {config["data"][t]["source"] for t in tasks_used}
     demo = "demo" in sources or config["model"]["source"] == "demo"
