@@ -239,13 +239,13 @@ def _mrpc_price(rng: random.Random) -> int:
 
 def _mrpc_event(rng: random.Random) -> dict[str, Any]:
     return {
-        "agent": rng.choice(NAMES) + (" " + rng.choice(SURNAMES) if rng.random() < 0.4 else ""),
+        "agent": rng.choice(NAMES) + (" " + rng.choice(SURNAMES) if rng.random() < 0.3 else ""),
         "verb": rng.randrange(len(MRPC_VERBS)),
         "noun": rng.randrange(len(MRPC_NOUNS)),
-        "adj": rng.randrange(len(MRPC_ADJS)) if rng.random() < 0.6 else None,
+        "adj": rng.randrange(len(MRPC_ADJS)) if rng.random() < 0.5 else None,
         "city": rng.choice(CITIES),
-        "day": rng.choice(DAYS) if rng.random() < 0.6 else None,
-        "price": _mrpc_price(rng) if rng.random() < 0.4 else None,
+        "day": rng.choice(DAYS) if rng.random() < 0.5 else None,
+        "price": _mrpc_price(rng) if rng.random() < 0.25 else None,
     }
 
 
@@ -272,31 +272,45 @@ def _mrpc_change(rng: random.Random, event: dict[str, Any], field: str) -> dict[
     return changed
 
 
-def _mrpc_sentence(rng: random.Random, event: dict[str, Any], keep: set[str]) -> str:
-    """One surface form of the event: synonyms, voice, phrase order and framing all vary."""
-    verb = rng.choice(MRPC_VERBS[event["verb"]])
-    noun = rng.choice(MRPC_NOUNS[event["noun"]])
-    adj = rng.choice(MRPC_ADJS[event["adj"]]) + " " if event["adj"] is not None and "adj" in keep else ""
+def _mrpc_sentence(rng: random.Random, event: dict[str, Any], keep: set[str], like: dict[str, Any] | None = None,
+                   stick: float = 0.0) -> tuple[str, dict[str, Any]]:
+    """One surface form of the event, and the choices that made it.
+
+    Synonyms, voice, phrase order and framing all vary; with `like`, each choice repeats the one made
+    there with probability `stick`, so a rewrite shares part of its wording, as real paraphrases do.
+    """
+    def choose(key: str, draw: Callable[[], Any]) -> Any:
+        if like is not None and key in like and rng.random() < stick:
+            return like[key]
+        return draw()
+
+    style = {key: choose(key, lambda: rng.randrange(2)) for key in ("verb", "noun", "adj")}
+    style["passive"] = choose("passive", lambda: rng.random() < 0.5)
+    style["front_day"] = choose("front_day", lambda: rng.random() < 0.3)
+    style["dollars"] = choose("dollars", lambda: rng.random() < 0.5)
+    style["order"] = choose("order", lambda: rng.random())
+    verb = MRPC_VERBS[event["verb"]][style["verb"]]
+    noun = MRPC_NOUNS[event["noun"]][style["noun"]]
+    adj = MRPC_ADJS[event["adj"]][style["adj"]] + " " if event["adj"] is not None and "adj" in keep else ""
     phrases = [f"in {event['city']}"]
     if event["price"] is not None and "price" in keep:
-        phrases.append(rng.choice((f"for {event['price']} dollars", f"for $ {event['price']}")))
+        phrases.append(f"for {event['price']} dollars" if style["dollars"] else f"for $ {event['price']}")
     day = event["day"] if event["day"] is not None and "day" in keep else None
-    front_day = day is not None and rng.random() < 0.3
-    if day is not None and not front_day:
+    if day is not None and not style["front_day"]:
         phrases.append(f"on {day}")
-    rng.shuffle(phrases)
-    if rng.random() < 0.5:
-        clause = f"{event['agent']} {verb} the {adj}{noun} {' '.join(phrases)}"
-    else:
+    random.Random(style["order"]).shuffle(phrases)
+    if style["passive"]:
         clause = f"the {adj}{noun} was {verb} by {event['agent']} {' '.join(phrases)}"
-    if front_day:
+    else:
+        clause = f"{event['agent']} {verb} the {adj}{noun} {' '.join(phrases)}"
+    if day is not None and style["front_day"]:
         clause = f"on {day} , {clause}"
     frame = rng.random()
-    if frame < 0.15:
+    if frame < 0.06:
         clause = f"{rng.choice(MRPC_REPORTERS)} said {clause}"
-    elif frame < 0.25:
+    elif frame < 0.1:
         clause = f"according to {rng.choice(MRPC_REPORTERS)} , {clause}"
-    return _cap(clause) + " ."
+    return _cap(clause) + " .", style
 
 
 def _mrpc_example(rng: random.Random) -> tuple[int, str, str]:
@@ -304,14 +318,17 @@ def _mrpc_example(rng: random.Random) -> tuple[int, str, str]:
     positive = rng.random() < MRPC_POSITIVE_RATE
     optional = [f for f in ("adj", "day", "price") if event[f] is not None]
     keep2 = set(optional)
-    # Real paraphrases often leave out a detail; that must not make them non-paraphrases.
-    if optional and rng.random() < 0.3:
+    # Real paraphrases sometimes leave out a detail; that must not make them non-paraphrases.
+    if optional and rng.random() < 0.15:
         keep2.discard(rng.choice(optional))
     other = event
     if not positive:
-        field = rng.choice(["agent", "verb", "noun", "city"] + sorted(keep2))
-        other = _mrpc_change(rng, event, field)
-    first, second = _mrpc_sentence(rng, event, set(optional)), _mrpc_sentence(rng, other, keep2)
+        # One changed fact is the hard case; two make the pair easier to tell apart.
+        fields = rng.sample(["agent", "verb", "noun", "city"] + sorted(keep2), 1 if rng.random() < 0.5 else 2)
+        for field in fields:
+            other = _mrpc_change(rng, other, field)
+    first, style = _mrpc_sentence(rng, event, set(optional))
+    second, _ = _mrpc_sentence(rng, other, keep2, like=style, stick=0.6)
     if rng.random() < 0.5:
         first, second = second, first
     return int(positive), first, second

@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "steps": 300,
     "batch_size": 64,  # sequences per step in the short phase; the long phase takes half as many
     "seq_len": 128,
-    "lr": 4e-3,
+    "lr": 2e-3,
     "warmup_ratio": 0.06,
     "weight_decay": 0.01,
     "mlm_probability": 0.15,
@@ -230,14 +230,6 @@ def _losses(torch, model, batch, position_ids, vocab_size: int, generator) -> di
     logits = model.cls.predictions(out.last_hidden_state[chosen])
     targets = ids[chosen]
     mlm = torch.nn.functional.cross_entropy(logits, targets)
-    bow = out.pooler_output.new_zeros(())
-    if DEFAULTS.get("bow_weight"):
-        real = (ids >= len(SPECIAL_TOKENS)) & (attention > 0)
-        target = torch.zeros(ids.shape[0], vocab_size).scatter_add_(1, ids * real, real.float())
-        target[:, 0] = 0
-        target = target / target.sum(1, keepdim=True).clamp(min=1)
-        cls_logits = model.cls.predictions(out.last_hidden_state[:, 0])
-        bow = -(target * torch.log_softmax(cls_logits, -1)).sum(1).mean()
     paired = next_labels != NO_PAIR
     if paired.any():
         next_logits = model.cls.seq_relationship(out.pooler_output[paired])
@@ -245,7 +237,7 @@ def _losses(torch, model, batch, position_ids, vocab_size: int, generator) -> di
         nsp_correct = int((next_logits.argmax(-1) == next_labels[paired]).sum())
     else:
         nsp, nsp_correct = out.pooler_output.sum() * 0.0, 0
-    return {"mlm": mlm, "nsp": nsp, "bow": bow, "mlm_n": int(targets.numel()),
+    return {"mlm": mlm, "nsp": nsp, "mlm_n": int(targets.numel()),
             "mlm_correct": int((logits.argmax(-1) == targets).sum()), "nsp_n": int(paired.sum()),
             "nsp_correct": nsp_correct}
 
@@ -383,7 +375,7 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
                     offset = int(torch.randint(0, max_offset + 1, (), generator=generator))
                     position_ids = (torch.arange(batch[0].shape[1]) + offset).unsqueeze(0).expand_as(batch[0])
                 part = _losses(torch, model, batch, position_ids, n_vocab, generator)
-                (part["mlm"] + part["nsp"] + DEFAULTS.get("bow_weight", 0) * part["bow"]).backward()
+                (part["mlm"] + part["nsp"]).backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
