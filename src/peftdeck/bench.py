@@ -176,6 +176,11 @@ def cell_spec(model_dir: Path, model_source: str, data_dir: Path, method: str, *
 
 # --- running things in their own process ---------------------------------------------------------
 
+def _checkout() -> str | None:
+    """The repository root when running from a checkout (children then import its `src/`)."""
+    return str(REPO) if (REPO / "src" / "peftdeck").is_dir() else None
+
+
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
@@ -192,7 +197,7 @@ def spawn(argv: list[str], log_path: Path, timeout: float | None = None) -> dict
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=child_env(), cwd=str(REPO))
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=child_env(), cwd=_checkout())
         deadline = None if timeout is None else t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -499,7 +504,7 @@ def makespan(work: Path, spec_of, n_cells: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "peftdeck.run_cell", "--spec", json.dumps(s), "--out",
                                str(work / f"makespan_par_{i}" / "metrics.json")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(), cwd=str(REPO))
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(), cwd=_checkout())
              for i, s in enumerate(specs)]
     codes = [p.wait() for p in procs]
     concurrent = time.perf_counter() - t0

@@ -7,8 +7,9 @@ learn, and written exactly as the real task is distributed:
 
 - ``sst2``  (easy): movie-review phrases whose sentiment comes from polar words, flipped by
   negation and decided by the main clause of "but"/"although" sentences; 3% label noise.
-- ``mrpc``  (medium): event sentences and a rewrite with synonyms, voice and word order changed;
-  a non-paraphrase also changes one fact (who, what, where, when, price). About 68% positive.
+- ``mrpc``  (medium): event sentences and a rewrite that keeps part of the wording and changes the
+  rest (synonyms, voice, word order); a non-paraphrase also changes one or two facts (who, did
+  what, to what, where, when, for how much). About 68% positive.
 - ``rte``   (hard): short premises about two or three people and a hypothesis that restates,
   generalises (city -> country, dog -> mammal, age -> "older than"), negates, swaps people or
   states something the premise never says. Every hypothesis form is 50/50 entailed, so the
@@ -17,8 +18,10 @@ learn, and written exactly as the real task is distributed:
   questions about one fact each. Dev questions carry one to three answers (with/without an
   article or "in"), like the real dev set.
 
-``corpus.txt`` holds unlabelled text from the same grammar (own random stream) plus one-line world
-facts ("Lisbon is a city in Portugal .") for the tokenizer and the masked-LM pre-training.
+``corpus.txt`` holds unlabelled text from the same grammar (own random stream): reviews of several
+phrases, sentence pairs on adjacent lines, paragraphs with questions, and one-line dictionary and
+world facts ("Lisbon is a city in Portugal .", "Costly means expensive ."), for the tokenizer and
+the pre-training.
 
 Output is a deterministic function of the seed and the sizes. Only the standard library is used,
 so the data rule starts fast and never needs torch.
@@ -379,7 +382,8 @@ def _rte_people(rng: random.Random) -> dict[str, dict[str, Any]]:
     people = {}
     for i, name in enumerate(names):
         facts: dict[str, Any] = {"female": name in FEMALE}
-        chosen = [k for k in ("city", "job", "pet", "age") if rng.random() < 0.55] or [rng.choice(("city", "job", "pet", "age"))]
+        kinds = ("city", "job", "pet", "age")
+        chosen = [k for k in kinds if rng.random() < 0.55] or [rng.choice(kinds)]
         values = {"city": homes[i], "job": jobs[i], "pet": pets[i], "age": ages[i]}
         facts.update({k: values[k] for k in chosen})
         if rng.random() < 0.25:
@@ -394,7 +398,8 @@ def _rte_clauses(rng: random.Random, facts: dict[str, Any]) -> list[str]:
     out = []
     if "city" in facts:
         c = facts["city"]
-        out.append(rng.choice((f"lives in {c}", f"has lived in {c} for {years} years", f"moved to {c} {years} years ago")))
+        out.append(rng.choice((f"lives in {c}", f"has lived in {c} for {years} years",
+                               f"moved to {c} {years} years ago")))
     if "job" in facts:
         j = facts["job"]
         out.append(rng.choice((f"works as {_a(j)}", f"is {_a(j)}", f"has worked as {_a(j)} for {years} years")))
@@ -500,7 +505,8 @@ def _rte_hypothesis(rng: random.Random, form: str, who: str, value: Any) -> str:
     if form == "country":
         return rng.choice((f"{who} lives in {value}.", f"{who} is based in {value}."))
     if form == "job":
-        return rng.choice((f"{who} is {_a(value)}.", f"{who} works as {_a(value)}.", f"{who} is employed as {_a(value)}."))
+        return rng.choice((f"{who} is {_a(value)}.", f"{who} works as {_a(value)}.",
+                           f"{who} is employed as {_a(value)}."))
     if form == "job_not":
         return rng.choice((f"{who} is not {_a(value)}.", f"{who} does not work as {_a(value)}."))
     if form == "pet":
@@ -652,11 +658,13 @@ def _squad_paragraph(rng: random.Random) -> tuple[str, list[tuple[str, str, list
                  (f"When was {company} founded?", "founded_year", []),
                  (f"In what year did {founder} found {company}?", "founded_year", [])], rng.choice((1, 2)))
         elif fact == "hq":
-            ctx.say(rng.choice(("The company is based in ", f"{company} has its headquarters in ")), ("hq", city_hq), ".")
+            opening = rng.choice(("The company is based in ", f"{company} has its headquarters in "))
+            ctx.say(opening, ("hq", city_hq), ".")
             ask([(f"Where is {company} based?", "hq", []),
                  (f"In which city are the headquarters of {company}?", "hq", [])], 1)
         elif fact == "staff":
-            ctx.say("By ", ("staff_year", str(year_staff)), ", the company employed ", ("staff", str(staff)), " people.")
+            ctx.say("By ", ("staff_year", str(year_staff)), ", the company employed ", ("staff", str(staff)),
+                    " people.")
             ctx.widen("staff", "staff_people", after=" people")
             ask([(f"How many people did {company} employ by {year_staff}?", "staff", ["staff_people"])], 1)
         elif fact == "award":
@@ -734,7 +742,8 @@ def check_squad(data: Mapping[str, Any]) -> int:
                 for answer in qa["answers"]:
                     start, text = answer["answer_start"], answer["text"]
                     if start < 0 or context[start:start + len(text)] != text:
-                        raise ValueError(f"question {qa['id']}: answer {text!r} is not at offset {start} of its context")
+                        raise ValueError(
+                            f"question {qa['id']}: answer {text!r} is not at offset {start} of its context")
     return n
 
 

@@ -289,8 +289,9 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
     """Train the tokenizer and the model, and write the model folder `out_dir` atomically.
 
     Returns the record also saved as `out_dir/pretrain.json`. `steps=0` saves the randomly
-    initialised model (a no-pre-training baseline). `threads` defaults to min(4, CPU count): a model
-    this small gains nothing from more, and results are reproducible only for a fixed count.
+    initialised model (a no-pre-training baseline). `threads` defaults to 1: matrices this small gain
+    little from more, and when other jobs share the cores, spinning worker threads make a run several
+    times slower.
     """
     started = time.perf_counter()
     log = log or (lambda msg: print(msg, flush=True))
@@ -312,7 +313,7 @@ def pretrain(corpus: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 
     import transformers
     from transformers import BertForPreTraining
 
-    threads = threads or min(4, os.cpu_count() or 1)
+    threads = threads or 1
     torch.set_num_threads(threads)
     with open(corpus, encoding="utf-8") as fh:
         lines = [line.strip() for line in fh if line.strip()]
@@ -506,13 +507,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=_int_at_least(1), default=DEFAULTS["batch_size"],
                         help=f"sequences per short-phase step (default {DEFAULTS['batch_size']})")
     parser.add_argument("--seq-len", type=_int_at_least(16), default=DEFAULTS["seq_len"],
-                        help=f"full sequence length, <= {DEFAULTS['max_position_embeddings']} (default {DEFAULTS['seq_len']})")
-    parser.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"], help=f"peak learning rate (default {DEFAULTS['lr']})")
+                        help=f"full sequence length, <= {DEFAULTS['max_position_embeddings']} "
+                             f"(default {DEFAULTS['seq_len']})")
+    parser.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"],
+                        help=f"peak learning rate (default {DEFAULTS['lr']})")
     parser.add_argument("--hidden-size", type=_int_at_least(8), default=DEFAULTS["hidden_size"])
     parser.add_argument("--num-layers", type=_int_at_least(1), default=DEFAULTS["num_layers"])
     parser.add_argument("--num-heads", type=_int_at_least(1), default=None, help="default hidden-size // 32")
     parser.add_argument("--vocab-size", type=_int_at_least(100), default=DEFAULTS["vocab_size"])
-    parser.add_argument("--threads", type=_int_at_least(1), default=None, help="torch threads (default min(4, CPUs))")
+    parser.add_argument("--threads", type=_int_at_least(1), default=None, help="torch threads (default 1)")
     args = parser.parse_args(argv)
     if not Path(args.corpus).is_file():
         parser.error(f"--corpus: file not found: {args.corpus}")
