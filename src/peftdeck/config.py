@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -226,10 +227,17 @@ def load_config(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; pass e.g. --configfile config/demo.yaml")
     with open(path) as f:
-        try:
-            raw = yaml.safe_load(f)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        if path.suffix == ".json":
+            # YAML 1.1 would read JSON's 5e-05 as a string; resolved configs are JSON, read them as such.
+            try:
+                raw = json.load(f)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+        else:
+            try:
+                raw = yaml.safe_load(f)
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     return validate(raw or {}, source=str(path))
 
 

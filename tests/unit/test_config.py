@@ -84,3 +84,17 @@ def test_learning_rate_grid_expands_cells():
 def test_missing_config_file():
     with pytest.raises(ConfigError, match="does not exist"):
         load_config("config/nope.yaml")
+
+
+def test_resolved_config_round_trips_through_json(tmp_path):
+    """The aggregate rule reads the resolved config back from JSON; 5e-05 must stay a number."""
+    import json
+
+    cfg = demo()
+    cfg["methods"]["full_ft"]["lr"] = 5e-05
+    resolved = validate(cfg)
+    path = tmp_path / "config.resolved.json"
+    path.write_text(json.dumps(resolved))
+    again = load_config(path)
+    assert again["methods"]["full_ft"]["lr"] == 5e-05
+    assert all_cells(again) == all_cells(resolved)
