@@ -700,6 +700,18 @@ def _size_label(size: Any, n_train: float | None) -> dict[str, Any]:
     return {"train_size": size, "n_train": n_train, "is_all": size == "all"}
 
 
+def _size_entries(rows: pd.DataFrame, methods: Sequence[str], size: Any) -> dict[str, dict[str, Any]]:
+    """Score entry per method for the rows of one training-set size."""
+    entries = {}
+    for m in methods:
+        mrows = rows[rows["method"] == m]
+        if mrows.empty:
+            continue
+        chosen, n_settings = _select_setting(mrows.assign(train_size=str(size)))
+        entries[m] = {**score_entry(chosen), "n_settings": n_settings}
+    return entries
+
+
 def size_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, Any] | None:
     """Part II: reference vs every other method of one experiment, per training-set size."""
     if df.empty:
@@ -719,15 +731,7 @@ def size_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, 
     for size in sizes:
         rows = df[df["train_size"].astype(str) == str(size)]
         n_train = mean_std(_present(rows)["n_train"])["mean"] if "n_train" in rows else None
-        entries = {}
-        for m in methods:
-            mrows = rows[rows["method"] == m]
-            if mrows.empty:
-                continue
-            chosen, n_settings = _select_setting(mrows.assign(train_size=str(size)))
-            e = score_entry(chosen)
-            e["n_settings"] = n_settings
-            entries[m] = e
+        entries = _size_entries(rows, methods, size)
         per_size.append({**_size_label(size, n_train), "entries": entries})
 
     # Sizes configured as `all` have an actual n; others use their configured value.
@@ -1063,15 +1067,7 @@ def fraction_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[s
             rows = trows[trows["train_size"].astype(str) == str(size)]
             if rows.empty:
                 continue
-            entries = {}
-            for m in methods:
-                mrows = rows[rows["method"] == m]
-                if mrows.empty:
-                    continue
-                chosen, n_settings = _select_setting(mrows.assign(train_size=str(size)))
-                e = score_entry(chosen)
-                e["n_settings"] = n_settings
-                entries[m] = e
+            entries = _size_entries(rows, methods, size)
             n_train = mean_std(_present(rows)["n_train"])["mean"] if "n_train" in rows else None
             fr_rows.append({"train_size": size, "fraction": fraction_value(size), "n_train": n_train,
                             "entries": entries,
