@@ -700,6 +700,13 @@ def _size_label(size: Any, n_train: float | None) -> dict[str, Any]:
     return {"train_size": size, "n_train": n_train, "is_all": size == "all"}
 
 
+def _study_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, Any, list, list, dict]:
+    """What every per-task study summary starts from: present rows, Full FT reference, methods, tasks, labels."""
+    methods = _ordered_unique(df["method"])
+    return (_present(df), reference_method(df), methods, _ordered_unique(df["task"]),
+            {m: _label(df, m) for m in methods})
+
+
 def _size_entries(rows: pd.DataFrame, methods: Sequence[str], size: Any) -> dict[str, dict[str, Any]]:
     """Score entry per method for the rows of one training-set size."""
     entries = {}
@@ -884,11 +891,7 @@ def grid_selection(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[s
     """
     if df.empty:
         return None
-    present = _present(df)
-    reference = reference_method(df)
-    methods = _ordered_unique(df["method"])
-    tasks = _ordered_unique(df["task"])
-    labels = {m: _label(df, m) for m in methods}
+    present, reference, methods, tasks, labels = _study_frame(df)
     has_sel = "selection_primary" in df.columns
     out_tasks = []
     for task in tasks:
@@ -1052,11 +1055,7 @@ def fraction_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[s
     and each method's difference to the reference (bootstrap interval when seeds allow)."""
     if df.empty:
         return None
-    present = _present(df)
-    reference = reference_method(df)
-    methods = _ordered_unique(df["method"])
-    tasks = _ordered_unique(df["task"])
-    labels = {m: _label(df, m) for m in methods}
+    present, reference, methods, tasks, labels = _study_frame(df)
     sizes = sorted(_ordered_unique(df["train_size"]), key=lambda x: fraction_value(x) if fraction_value(x) is not None
                    else math.inf)
     per_task, findings = [], []
