@@ -59,6 +59,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
 
 def test_layout_matches_the_real_distributions(full):
     expected = {"sst2/train.tsv", "sst2/dev.tsv", "mrpc/train.tsv", "mrpc/dev.tsv", "rte/train.tsv", "rte/dev.tsv",
+                "cola/train.tsv", "cola/dev.tsv", "stsb/train.tsv", "stsb/dev.tsv",
                 "squad/train-v1.1.json", "squad/dev-v1.1.json", "corpus.txt", "manifest.json"}
     assert set(all_files(full)) == expected
     assert not [p.name for p in full.parent.iterdir() if p.name.startswith(".")], "temp folder left behind"
@@ -66,11 +67,15 @@ def test_layout_matches_the_real_distributions(full):
     assert manifest["seed"] == 0
     assert manifest["tasks"]["squad"] == {"train": 3000, "dev": 500, "files": ["dev-v1.1.json", "train-v1.1.json"],
                                           "positive_rate": None}
+    # CoLA: share of acceptable sentences; STS-B: mean similarity score (0-5).
+    assert 0.6 < manifest["tasks"]["cola"]["positive_rate"]["train"] < 0.8
+    assert 2.0 < manifest["tasks"]["stsb"]["positive_rate"]["dev"] < 3.0
 
 
 def test_sizes_follow_config_keys_and_task_overrides():
     sizes = data.resolve_sizes({"classification_train": 50, "qa_eval": 7, "rte": (20, 10)})
-    assert sizes == {"sst2": (50, 400), "mrpc": (50, 400), "rte": (20, 10), "squad": (3000, 7)}
+    assert sizes == {"sst2": (50, 400), "mrpc": (50, 400), "rte": (20, 10), "squad": (3000, 7),
+                     "cola": (50, 400), "stsb": (50, 400)}
     with pytest.raises(ValueError, match="unknown size key"):
         data.resolve_sizes({"classification_dev": 10})
     with pytest.raises(ValueError, match="positive integers"):
@@ -162,6 +167,18 @@ def test_corpus_is_plain_text_from_the_same_grammar(full):
     text = "\n".join(lines)
     assert "\t" not in text
     assert " is a city in " in text and " was born in " in text
+    # The CoLA/STS-B sentences come after the main grammar's lines, from a stream of their own.
+    from peftdeck.demo import extra_tasks
+    main = data.corpus_lines(0, data.DEFAULT_CORPUS_UNITS)
+    assert lines[:len(main)] == main
+    assert lines[len(main):-1] == extra_tasks.corpus_lines(0, data.DEFAULT_CORPUS_UNITS // 8)
+
+
+def test_cola_and_stsb_load_through_the_glue_readers(full):
+    from peftdeck.tasks import get_task
+    cola = get_task("cola").load("demo", full / "cola")
+    stsb = get_task("stsb").load("demo", full / "stsb")
+    assert len(cola["train"]) == 2000 and len(stsb["validation"]) == 400
 
 
 # --- the signal -----------------------------------------------------------------------------------
@@ -225,7 +242,7 @@ def test_cli_writes_the_folder(tmp_path):
     (["--seed", "1"], "--out"),
     (["--out", "x", "--seed", "1", "--qa-train", "0"], "positive integer"),
     (["--out", "x", "--seed", "one"], "invalid int"),
-    (["--out", "x", "--seed", "1", "--tasks", "sst2,cola"], "unknown task"),
+    (["--out", "x", "--seed", "1", "--tasks", "sst2,qnli"], "unknown task"),
 ])
 def test_cli_rejects_bad_arguments(tmp_path, args, message):
     result = run_cli(*args)

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 FORMAT_VERSION = 1
-TASKS = ("sst2", "mrpc", "rte", "squad")
+TASKS = ("sst2", "mrpc", "rte", "squad", "cola", "stsb")
 DEFAULT_SIZES = {"classification_train": 2000, "classification_eval": 400, "qa_train": 3000, "qa_eval": 500}
 DEFAULT_CORPUS_UNITS = 12000
 
@@ -804,12 +804,18 @@ def corpus_lines(seed: int, n_units: int = DEFAULT_CORPUS_UNITS) -> list[str]:
     return lines
 
 
-def generate_corpus(path: str | os.PathLike, seed: int, n_units: int = DEFAULT_CORPUS_UNITS) -> Path:
-    """Write `corpus_lines` one per line to `path`."""
+def generate_corpus(path: str | os.PathLike, seed: int, n_units: int = DEFAULT_CORPUS_UNITS,
+                    extra: bool = False) -> Path:
+    """Write `corpus_lines` one per line to `path`; with `extra`, also one CoLA/STS-B-style sentence
+    per eight units (from their own stream, so the other lines do not change)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    lines = corpus_lines(seed, n_units)
+    if extra:
+        from . import extra_tasks
+        lines += extra_tasks.corpus_lines(seed, max(1, n_units // 8))
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.writelines(line + "\n" for line in corpus_lines(seed, n_units))
+        fh.writelines(line + "\n" for line in lines)
     return path
 
 
@@ -880,13 +886,21 @@ def resolve_sizes(sizes: Mapping[str, Any] | None = None) -> dict[str, tuple[int
 GENERATORS = {"sst2": generate_sst2, "mrpc": generate_mrpc, "rte": generate_rte, "squad": generate_squad}
 
 
+def _generator(task: str) -> Callable[..., Path]:
+    """The writer for `task`; CoLA and STS-B live in `extra_tasks`, which imports this module."""
+    if task in GENERATORS:
+        return GENERATORS[task]
+    from . import extra_tasks
+    return extra_tasks.GENERATORS[task]
+
+
 def generate_all(out_dir: str | os.PathLike, seed: int, sizes: Mapping[str, Any] | None = None,
                  corpus_units: int = DEFAULT_CORPUS_UNITS, tasks: tuple[str, ...] = TASKS) -> dict[str, Any]:
     """Write every task folder, `corpus.txt` and `manifest.json` under `out_dir`, atomically.
 
     Returns the manifest: seed, sizes and each split's label balance, for the log and the record.
     """
-    unknown = [t for t in tasks if t not in GENERATORS]
+    unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; known: {list(TASKS)}")
     resolved = resolve_sizes(sizes)
@@ -895,11 +909,12 @@ def generate_all(out_dir: str | os.PathLike, seed: int, sizes: Mapping[str, Any]
     with atomic_directory(out_dir) as tmp:
         for task in tasks:
             n_train, n_dev = resolved[task]
-            folder = GENERATORS[task](tmp, seed, n_train, n_dev)
+            folder = _generator(task)(tmp, seed, n_train, n_dev)
             manifest["tasks"][task] = {"train": n_train, "dev": n_dev,
                                        "files": sorted(p.name for p in folder.iterdir()),
                                        "positive_rate": _positive_rates(task, folder)}
-        generate_corpus(tmp / "corpus.txt", seed, corpus_units)
+        generate_corpus(tmp / "corpus.txt", seed, corpus_units,
+                        extra=any(t in ("cola", "stsb") for t in tasks))
         with open(tmp / "manifest.json", "w", encoding="utf-8", newline="\n") as fh:
             json.dump(manifest, fh, indent=2, sort_keys=True)
             fh.write("\n")
@@ -907,8 +922,12 @@ def generate_all(out_dir: str | os.PathLike, seed: int, sizes: Mapping[str, Any]
 
 
 def _positive_rates(task: str, folder: Path) -> dict[str, float] | None:
+    """Share of positive labels per split (CoLA: acceptable; STS-B: the mean score instead)."""
     if task == "squad":
         return None
+    if task in ("cola", "stsb"):
+        from . import extra_tasks
+        return extra_tasks.label_summary(task, folder)
     rates = {}
     for split in ("train", "dev"):
         with open(folder / f"{split}.tsv", encoding="utf-8") as fh:
