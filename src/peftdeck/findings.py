@@ -361,7 +361,7 @@ def best_per_task(table: dict[str, dict[str, dict[str, Any]]], labels: dict[str,
         ties = [m for m, e in usable.items() if e["mean"] == usable[best]["mean"]]
         out[task] = {"supported": True, "method": best, "label": labels.get(best, best),
                      "mean": usable[best]["mean"], "tied_with": [labels.get(m, m) for m in ties if m != best],
-                     "excluded": excluded}
+                     "excluded": excluded, "n_usable": len(usable)}
     return out
 
 
@@ -513,12 +513,21 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
     info = s["task_info"]
     tasks = s["tasks"]
 
-    # 1. Does the reference win every task?
+    # 1. Does the reference win every task? Only tasks where a comparison means something count: at
+    #    least one other method did not collapse, and the best score is above the majority baseline.
     if ref:
-        winners = {t: info[t]["best"] for t in tasks}
-        everywhere = all(w["supported"] and w["method"] == ref and not w.get("tied_with") for w in winners.values())
+        def comparable(t: str) -> bool:
+            w = info[t]["best"]
+            pm = info[t]["primary_metric"]
+            base = info[t]["baseline"].get(pm) if pm else None
+            return w["supported"] and w.get("n_usable", 0) >= 2 and (base is None or w["mean"] > base)
+
+        compared = [t for t in tasks if comparable(t)]
+        everywhere = bool(compared) and all(info[t]["best"]["method"] == ref and not info[t]["best"].get("tied_with")
+                                            for t in compared)
         out.append({"id": "reference_best_everywhere", "supported": everywhere,
-                    "data": {"label": s["reference_label"], "tasks": tasks}})
+                    "data": {"label": s["reference_label"], "tasks": compared,
+                             "not_compared": [t for t in tasks if t not in compared]}})
 
     # 2. Methods that match or beat the reference on some task.
     for r in s["methods"]:

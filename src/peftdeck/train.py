@@ -160,6 +160,17 @@ def total_steps(schedule: dict[str, Any], n_features: int, batch_size: int) -> i
     return max(int(schedule.get("steps") or 0), proportional, 1)
 
 
+def loss_curve(losses: list[float], bins: int = 20) -> list[list[float]]:
+    """Mean training loss over at most `bins` consecutive, near-equal runs of steps.
+
+    Each entry is [number of the bin's last step (1-based), mean loss over the bin]."""
+    n = len(losses)
+    if n == 0:
+        return []
+    edges = [round(i * n / min(bins, n)) for i in range(min(bins, n) + 1)]
+    return [[edges[i + 1], float(np.mean(losses[edges[i]:edges[i + 1]]))] for i in range(len(edges) - 1)]
+
+
 def linear_warmup_decay(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -397,6 +408,9 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
             "grad_accum_steps": accum,
             "attempt": attempt,
             "final_train_loss": float(np.mean([float(x) for x in losses[-10:]])) if losses else None,
+            # [last step of the bin, mean loss] over at most 20 equal bins: enough to tell a run that
+            # never left the starting loss (a collapsed classifier) from one that learned.
+            "train_loss_curve": loss_curve([float(x) for x in losses]),
         },
         "hparams": {"lr": float(cell["lr"]), "batch_size": batch_size, "schedule": spec["schedule"],
                     "steps": steps, "warmup_steps": warmup, "max_length": max_length,

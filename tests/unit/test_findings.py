@@ -100,6 +100,20 @@ def test_reference_best_everywhere_supported_only_when_true():
     assert not obs(s, "matches_or_beats_reference")[0]["supported"]
 
 
+def test_reference_is_not_called_best_where_nothing_else_learned():
+    # SST-2: a real comparison. MRPC: every other run collapsed. RTE: the best run is at the baseline.
+    df = rows([("sst2", "full_ft", "full_ft", 77.0), ("sst2", "lora", "lora", 75.0),
+               ("mrpc", "full_ft", "full_ft", 70.0), ("mrpc", "lora", "lora", 68.0, {"collapsed": True}),
+               ("rte", "full_ft", "full_ft", 50.0), ("rte", "lora", "lora", 49.0)])
+    s = F.methods_summary(df)
+    o = obs(s, "reference_best_everywhere")[0]
+    assert o["supported"]
+    assert o["data"]["tasks"] == ["sst2"] and o["data"]["not_compared"] == ["mrpc", "rte"]
+    # With no task where the methods can be compared there is no claim at all.
+    s = F.methods_summary(df[df["task"] != "sst2"])
+    assert not obs(s, "reference_best_everywhere")[0]["supported"]
+
+
 def test_collapsed_run_is_flagged_and_excluded_from_who_wins():
     df = rows([
         ("rte", "full_ft", "full_ft", 60.0),

@@ -58,6 +58,8 @@ def test_tiny_study_builds_the_deck(tmp_path):
         assert result["status"] == "complete"
         assert result["params"]["trainable"] <= result["params"]["total"]
         assert result["compute"]["train_flops"] > 0 and result["compute"]["peak_memory_bytes"] > 0
+        curve = result["compute"]["train_loss_curve"]
+        assert curve and curve[-1][0] == result["compute"]["steps"] and all(v > 0 for _, v in curve)
     # Every figure the deck references exists beside it.
     for line in deck.splitlines():
         if "](figures/" in line:
