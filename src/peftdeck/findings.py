@@ -451,7 +451,7 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
             "scores": {t: table[t].get(m) for t in tasks},
             "average": avg["value"], "average_complete": avg["complete"],
             "pct_of_reference": pof["value"], "pct_of_reference_tasks": pof["tasks"],
-            "pct_of_reference_complete": pof["complete"],
+            "pct_of_reference_complete": pof["complete"], "pct_of_reference_per_task": pof["per_task"],
             "trainable_params": float(trainable.median()) if len(trainable) else None,
             "trainable_params_min": float(trainable.min()) if len(trainable) else None,
             "trainable_params_max": float(trainable.max()) if len(trainable) else None,
@@ -513,16 +513,26 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
     info = s["task_info"]
     tasks = s["tasks"]
 
-    # 1. Does the reference win every task? Only tasks where a comparison means something count: at
-    #    least one other method did not collapse, and the best score is above the majority baseline.
-    if ref:
-        def comparable(t: str) -> bool:
-            w = info[t]["best"]
-            pm = info[t]["primary_metric"]
-            base = info[t]["baseline"].get(pm) if pm else None
-            return w["supported"] and w.get("n_usable", 0) >= 2 and (base is None or w["mean"] > base)
+    def baseline(t: str) -> float | None:
+        pm = info[t]["primary_metric"]
+        return info[t]["baseline"].get(pm) if pm else None
 
-        compared = [t for t in tasks if comparable(t)]
+    def learned(t: str) -> bool:
+        """Some run of the task clears the majority-class baseline by more than the tie margin:
+        below that, differences between methods are differences between guesses."""
+        w, base = info[t]["best"], baseline(t)
+        return w["supported"] and (base is None or w["mean"] > base + TIE_TOLERANCE)
+
+    near_baseline = [t for t in tasks if info[t]["best"]["supported"] and not learned(t)]
+    out.append({"id": "tasks_near_baseline", "supported": bool(near_baseline),
+                "data": {"tolerance": TIE_TOLERANCE,
+                         "tasks": [{"task": t, "best": info[t]["best"]["mean"], "best_label": info[t]["best"]["label"],
+                                    "baseline": baseline(t)} for t in near_baseline]}})
+
+    # 1. Does the reference win every task? Only tasks where a comparison means something count: at
+    #    least one other method did not collapse, and the best score clears the majority baseline.
+    if ref:
+        compared = [t for t in tasks if learned(t) and info[t]["best"].get("n_usable", 0) >= 2]
         everywhere = bool(compared) and all(info[t]["best"]["method"] == ref and not info[t]["best"].get("tied_with")
                                             for t in compared)
         out.append({"id": "reference_best_everywhere", "supported": everywhere,
@@ -533,34 +543,48 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
     for r in s["methods"]:
         if r["is_reference"] or not ref:
             continue
+        on = [t for t in r["matches_or_beats_reference_on"] if learned(t)]
         detail = [{"task": t, "score": r["scores"][t]["mean"], "reference": by[ref]["scores"][t]["mean"],
-                   "comparison": r["vs_reference"].get(t)}
-                  for t in r["matches_or_beats_reference_on"]]
+                   "comparison": r["vs_reference"].get(t)} for t in on]
         out.append({"id": "matches_or_beats_reference", "supported": bool(detail),
                     "data": {"method": r["method"], "label": r["label"], "reference_label": s["reference_label"],
-                             "tasks": r["matches_or_beats_reference_on"], "detail": detail}})
+                             "tasks": on, "detail": detail}})
 
-    # 3. The parameter-efficient method closest to the reference.
-    peft = [r for r in s["methods"] if not r["is_reference"] and r["pct_of_reference"] is not None
-            and r["pct_of_reference_complete"]]
+    # 3. The parameter-efficient method closest to the reference. The claims average the % of the
+    #    reference over the tasks some run learned; a method needs a usable score on every one of them.
+    claim_tasks = [t for t in tasks if learned(t)]
+    restricted = len(claim_tasks) < len(tasks)
+
+    def claim_pct(r: dict[str, Any]) -> float | None:
+        if not restricted:
+            return r["pct_of_reference"] if r["pct_of_reference_complete"] else None
+        per = r.get("pct_of_reference_per_task") or {}
+        if not claim_tasks or any(t not in per for t in claim_tasks):
+            return None
+        return float(np.mean([per[t] for t in claim_tasks]))
+
+    peft = [(r, claim_pct(r)) for r in s["methods"] if not r["is_reference"]]
+    peft = [(r, v) for r, v in peft if v is not None]
+    over = claim_tasks if restricted else None
     if peft:
-        best = max(peft, key=lambda r: r["pct_of_reference"])
+        best, best_v = max(peft, key=lambda rv: rv[1])
         out.append({"id": "closest_to_reference", "supported": bool(ref),
-                    "data": {"label": best["label"], "pct_of_reference": best["pct_of_reference"],
+                    "data": {"label": best["label"], "pct_of_reference": best_v, "over_tasks": over,
                              "trainable_pct": best["trainable_pct"], "reference_label": s["reference_label"]}})
     else:
         out.append({"id": "closest_to_reference", "supported": False, "data": {}})
 
     # 4. Range of % of the reference over the parameter-efficient methods.
+    lo_rv = min(peft, key=lambda rv: rv[1]) if peft else (None, None)
+    hi_rv = max(peft, key=lambda rv: rv[1]) if peft else (None, None)
     out.append({"id": "pct_of_reference_range", "supported": len(peft) >= 2,
-                "data": {"min": min((r["pct_of_reference"] for r in peft), default=None),
-                         "max": max((r["pct_of_reference"] for r in peft), default=None),
-                         "min_label": min(peft, key=lambda r: r["pct_of_reference"])["label"] if peft else None,
-                         "max_label": max(peft, key=lambda r: r["pct_of_reference"])["label"] if peft else None,
+                "data": {"min": lo_rv[1], "max": hi_rv[1], "over_tasks": over,
+                         "min_label": lo_rv[0]["label"] if peft else None,
+                         "max_label": hi_rv[0]["label"] if peft else None,
                          "reference_label": s["reference_label"]}})
 
     # 5. Where the gap to the reference is largest and smallest.
-    gaps = {t: info[t]["spread"]["gap"] for t in tasks if info[t]["spread"]["gap"] is not None}
+    gaps = {t: info[t]["spread"]["gap"] for t in tasks if info[t]["spread"]["gap"] is not None and learned(t)}
     if len(gaps) >= 2:
         hi, lo = max(gaps, key=gaps.get), min(gaps, key=gaps.get)
         out.append({"id": "gap_by_task", "supported": hi != lo,
@@ -603,7 +627,7 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
         few = min(withp, key=lambda r: r["trainable_pct"])
         out.append({"id": "fewest_parameters", "supported": not few["is_reference"],
                     "data": {"label": few["label"], "trainable_pct": few["trainable_pct"],
-                             "pct_of_reference": few["pct_of_reference"] if few["pct_of_reference_complete"] else None}})
+                             "pct_of_reference": claim_pct(few), "over_tasks": over}})
 
     # 10. With enough seeds: where each method is clearly ahead of or behind the reference.
     for r in s["methods"]:
@@ -1146,7 +1170,7 @@ def conclusions(glue: dict[str, Any] | None, squad: dict[str, Any] | None, grid:
     """The supported claims of every section, for the conclusions and summary slides."""
     out: list[dict[str, Any]] = []
     if glue:
-        order = ("closest_to_reference", "matches_or_beats_reference", "pct_of_reference_range", "memory_savings",
+        order = ("tasks_near_baseline", "closest_to_reference", "matches_or_beats_reference", "pct_of_reference_range", "memory_savings",
                  "memory_not_lower", "collapsed_runs", "fewest_parameters")
         for key in order:
             for o in glue["observations"]:

@@ -81,6 +81,18 @@ def test_findings_shown_only_when_supported(tmp_path):
     assert "No comparison is supported" in md
 
 
+def test_tasks_near_baseline_sentence_leads_the_observations(tmp_path):
+    summary = summary_for(tmp_path)
+    summary["glue"]["observations"].insert(0, {
+        "id": "tasks_near_baseline", "supported": True,
+        "data": {"tolerance": 1.0, "tasks": [{"task": "mrpc", "best": 81.5, "best_label": "BitFit", "baseline": 81.2}]}})
+    md = render(summary)
+    observations = next(s for s in slides(md) if s.lstrip().startswith("# Part I — observations"))
+    first = observations.split("1. ", 1)[1]
+    assert first.startswith("No run is more than 1 point above the majority-class baseline on MRPC "
+                            "(best 81.50, BitFit, vs 81.20)")
+
+
 def test_missing_cells_marked_and_listed(tmp_path):
     md = render(summary_for(tmp_path, skip=lambda c: c.task == "mrpc" and c.method == "lora"))
     assert "# Missing cells" in md

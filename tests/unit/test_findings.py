@@ -114,6 +114,27 @@ def test_reference_is_not_called_best_where_nothing_else_learned():
     assert not obs(s, "reference_best_everywhere")[0]["supported"]
 
 
+def test_tasks_at_the_baseline_carry_no_claims():
+    # RTE: every score within 1 point of the 50.0 baseline; a "win" there is noise.
+    df = rows([("sst2", "full_ft", "full_ft", 80.0), ("sst2", "bitfit", "bitfit", 76.0),
+               ("rte", "full_ft", "full_ft", 50.5), ("rte", "bitfit", "bitfit", 50.9)])
+    s = F.methods_summary(df)
+    near = obs(s, "tasks_near_baseline")[0]
+    assert near["supported"] and [x["task"] for x in near["data"]["tasks"]] == ["rte"]
+    assert near["data"]["tasks"][0]["best"] == pytest.approx(50.9)
+    # The table still averages over both tasks ...
+    by = {m["method"]: m for m in s["methods"]}
+    assert by["bitfit"]["pct_of_reference"] == pytest.approx((76 / 80 + 50.9 / 50.5) / 2 * 100)
+    # ... but the claims use SST-2 only: no "BitFit beats Full FT on RTE", 95% of Full FT, not 97.9%.
+    assert not {o["data"]["method"]: o for o in obs(s, "matches_or_beats_reference")}["bitfit"]["supported"]
+    closest = obs(s, "closest_to_reference")[0]["data"]
+    assert closest["pct_of_reference"] == pytest.approx(95.0) and closest["over_tasks"] == ["sst2"]
+    assert obs(s, "reference_best_everywhere")[0]["data"]["tasks"] == ["sst2"]
+    # One point above the baseline is still "near"; more than that counts as learned.
+    df2 = rows([("rte", "full_ft", "full_ft", 51.0), ("rte", "bitfit", "bitfit", 51.5)])
+    assert not obs(F.methods_summary(df2), "tasks_near_baseline")[0]["supported"]
+
+
 def test_collapsed_run_is_flagged_and_excluded_from_who_wins():
     df = rows([
         ("rte", "full_ft", "full_ft", 60.0),
