@@ -370,6 +370,7 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
                      "metrics": {k: float(v) for k, v in task.score(select_rows, select_feats, select_out).items()}}
     eval_s = time.perf_counter() - eval0
     mem, mem_kind = peak_memory(device)
+    loss_values = [float(x) for x in losses]  # one device-to-host read per step, after training
 
     result: dict[str, Any] = {
         "schema": SCHEMA,
@@ -407,10 +408,10 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
             "micro_batch_size": micro,
             "grad_accum_steps": accum,
             "attempt": attempt,
-            "final_train_loss": float(np.mean([float(x) for x in losses[-10:]])) if losses else None,
+            "final_train_loss": float(np.mean(loss_values[-10:])) if loss_values else None,
             # [last step of the bin, mean loss] over at most 20 equal bins: enough to tell a run that
             # never left the starting loss (a collapsed classifier) from one that learned.
-            "train_loss_curve": loss_curve([float(x) for x in losses]),
+            "train_loss_curve": loss_curve(loss_values),
         },
         "hparams": {"lr": float(cell["lr"]), "batch_size": batch_size, "schedule": spec["schedule"],
                     "steps": steps, "warmup_steps": warmup, "max_length": max_length,
