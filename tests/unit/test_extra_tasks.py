@@ -38,4 +38,3 @@ def test_same_seed_same_bytes(tmp_path):
     c = X.generate_cola(tmp_path / "c", seed=6, n_train=50, n_dev=20)
     assert (a / "train.tsv").read_bytes() == (b / "train.tsv").read_bytes()
     assert (c / "dev.tsv").read_bytes() != (X.generate_cola(tmp_path / "d", seed=7, n_train=50, n_dev=20) / "dev.tsv").read_bytes()
-    assert len(X.corpus_lines(1, 10)) == 10

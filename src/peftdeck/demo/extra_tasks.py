@@ -171,12 +171,3 @@ def label_summary(task: str, folder: Path) -> dict[str, float]:
         else:
             out[split] = round(sum(float(r[-1]) for r in rows[1:]) / (len(rows) - 1), 4)
     return out
-
-
-def corpus_lines(seed: int, n: int) -> list[str]:
-    """Unlabelled acceptable sentences of both tasks' kinds, for the masked-LM corpus (own stream)."""
-    rng = _rng(seed, "extra-corpus")
-    lines = []
-    for i in range(n):
-        lines.append(_cola_sentence(rng, None) if i % 2 else _stsb_sentence(rng, _stsb_event(rng)))
-    return lines
