@@ -86,25 +86,32 @@ def margin_ink(img: np.ndarray) -> dict[str, float]:
     return {"bottom": float(bottom.mean()), "right": float(right.mean())}
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    _need_tools()
-    from synthetic_cells import small_config, write_results
-
+def build_deck(cfg: dict, root: Path, html: bool = False) -> Path:
+    """Aggregate the results under `root`, draw the figures and render deck.md and deck.pdf (and
+    deck.html) into `root/slides`, as the workflow's rules do; returns that folder."""
     from peftdeck import plots
 
-    root = tmp_path_factory.mktemp("study")
-    cfg = small_config(demo=True, seeds=[1, 2])
-    write_results(cfg, root, skip=lambda c: c.task == "mrpc" and c.method == "lora" and c.seed == 2,
-                  collapsed=lambda c: c.task == "rte" and c.method == "prompt_tuning")
     df, missing = aggregate.collect(cfg, allow_missing=True, root=root)
     summary = aggregate.build_summary(df, missing, cfg, config_path="config/demo.yaml")
     slides = root / "slides"
     plots.make_all(df, summary, slides / "figures")
     md = slides / "deck.md"
     md.write_text(deck.render_markdown(summary, REPO / "templates" / "deck.md.j2"))
-    deck.render(md, html=slides / "deck.html", pdf=slides / "deck.pdf")
-    return {"md": md.read_text(), "pdf": slides / "deck.pdf", "html": slides / "deck.html",
+    deck.render(md, html=slides / "deck.html" if html else None, pdf=slides / "deck.pdf")
+    return slides
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    _need_tools()
+    from synthetic_cells import small_config, write_results
+
+    root = tmp_path_factory.mktemp("study")
+    cfg = small_config(demo=True, seeds=[1, 2])
+    write_results(cfg, root, skip=lambda c: c.task == "mrpc" and c.method == "lora" and c.seed == 2,
+                  collapsed=lambda c: c.task == "rte" and c.method == "prompt_tuning")
+    slides = build_deck(cfg, root, html=True)
+    return {"md": (slides / "deck.md").read_text(), "pdf": slides / "deck.pdf", "html": slides / "deck.html",
             "pages": pages(slides / "deck.pdf", root / "png")}
 
 

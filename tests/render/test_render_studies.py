@@ -14,8 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "unit"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peftdeck import aggregate, deck  # noqa: E402
-from test_render import _need_tools, margin_ink, pages, slide_count, slide_texts  # noqa: E402
+from test_render import _need_tools, build_deck, margin_ink, pages, slide_count, slide_texts  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +22,12 @@ def rendered(tmp_path_factory):
     _need_tools()
     from synthetic_cells import wider_config, write_results
 
-    from peftdeck import plots
-
     root = tmp_path_factory.mktemp("wider")
     cfg = wider_config("grid", "ranks", "fractions", demo=True)
     # One missing cell, so the partial / missing marks are rendered too.
     write_results(cfg, root, skip=lambda c: c.method == "adapter_houlsby" and c.train_size == "30%" and c.seed == 3)
-    df, missing = aggregate.collect(cfg, allow_missing=True, root=root)
-    summary = aggregate.build_summary(df, missing, cfg, config_path="config/demo.yaml")
-    slides = root / "slides"
-    plots.make_all(df, summary, slides / "figures")
-    md = slides / "deck.md"
-    md.write_text(deck.render_markdown(summary, REPO / "templates" / "deck.md.j2"))
-    deck.render(md, pdf=slides / "deck.pdf")
-    return {"md": md.read_text(), "pages": pages(slides / "deck.pdf", root / "png")}
+    slides = build_deck(cfg, root)
+    return {"md": (slides / "deck.md").read_text(), "pages": pages(slides / "deck.pdf", root / "png")}
 
 
 def test_one_page_per_slide(rendered):

@@ -103,6 +103,18 @@ def _rng(seed: int, *stream: str) -> random.Random:
     return random.Random("/".join(("peftdeck-demo", str(seed)) + stream))
 
 
+def _split_rows(task: str, seed: int, n_train: int, n_dev: int, example: Callable[[random.Random], Any],
+                key: Callable[[Any], Any]) -> dict[str, list]:
+    """{"train": [...], "dev": [...]}: `example(rng)` drawn from one stream per split, keys distinct
+    across both splits."""
+    seen: set = set()
+    out = {}
+    for split, n in (("train", n_train), ("dev", n_dev)):
+        rng = _rng(seed, task, split)
+        out[split] = _unique(lambda: example(rng), key, n, seen, f"{task} {split}")
+    return out
+
+
 def _unique(make: Callable[[], Any], key: Callable[[Any], Any], n: int, seen: set, what: str) -> list:
     """`n` draws of `make()` whose `key` is not in `seen` (updated in place).
 
@@ -204,12 +216,7 @@ def _sst2_review(rng: random.Random) -> str:
 
 def sst2_rows(seed: int, n_train: int, n_dev: int) -> dict[str, list[tuple[str, int]]]:
     """{"train": [(sentence, label)], "dev": [...]}; no dev sentence occurs in train."""
-    seen: set = set()
-    out = {}
-    for split, n in (("train", n_train), ("dev", n_dev)):
-        rng = _rng(seed, "sst2", split)
-        out[split] = _unique(lambda: _sst2_example(rng), lambda ex: ex[0], n, seen, f"sst2 {split}")
-    return out
+    return _split_rows("sst2", seed, n_train, n_dev, _sst2_example, lambda ex: ex[0])
 
 
 def generate_sst2(out_dir: str | os.PathLike, seed: int, n_train: int = 2000, n_dev: int = 400) -> Path:
@@ -537,12 +544,7 @@ def _rte_example(rng: random.Random) -> tuple[str, str, str]:
 
 def rte_rows(seed: int, n_train: int, n_dev: int) -> dict[str, list[tuple[str, str, str]]]:
     """{"train": [(premise, hypothesis, label)], "dev": [...]}, label in `RTE_LABELS`."""
-    seen: set = set()
-    out = {}
-    for split, n in (("train", n_train), ("dev", n_dev)):
-        rng = _rng(seed, "rte", split)
-        out[split] = _unique(lambda: _rte_example(rng), lambda ex: ex[:2], n, seen, f"rte {split}")
-    return out
+    return _split_rows("rte", seed, n_train, n_dev, _rte_example, lambda ex: ex[:2])
 
 
 def generate_rte(out_dir: str | os.PathLike, seed: int, n_train: int = 2000, n_dev: int = 400) -> Path:

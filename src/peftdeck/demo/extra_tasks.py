@@ -19,7 +19,7 @@ import os
 import random
 from pathlib import Path
 
-from .data import CITIES, DAYS, JOBS, MRPC_NOUNS, MRPC_VERBS, NAMES, _a, _cap, _rng, _unique, _write_tsv
+from .data import CITIES, DAYS, JOBS, MRPC_NOUNS, MRPC_VERBS, NAMES, _a, _cap, _split_rows, _write_tsv
 
 EXTRA_TASKS = ("cola", "stsb")
 COLA_ACCEPTABLE_RATE = 0.7
@@ -80,12 +80,7 @@ def _cola_example(rng: random.Random) -> tuple[str, int]:
 
 def cola_rows(seed: int, n_train: int, n_dev: int) -> dict[str, list[tuple[str, int]]]:
     """{"train": [(sentence, label)], "dev": [...]}; no dev sentence occurs in train."""
-    seen: set = set()
-    out = {}
-    for split, n in (("train", n_train), ("dev", n_dev)):
-        rng = _rng(seed, "cola", split)
-        out[split] = _unique(lambda: _cola_example(rng), lambda ex: ex[0], n, seen, f"cola {split}")
-    return out
+    return _split_rows("cola", seed, n_train, n_dev, _cola_example, lambda ex: ex[0])
 
 
 def generate_cola(out_dir: str | os.PathLike, seed: int, n_train: int = 2000, n_dev: int = 400) -> Path:
@@ -139,12 +134,7 @@ def _stsb_example(rng: random.Random) -> tuple[str, str, float]:
 
 def stsb_rows(seed: int, n_train: int, n_dev: int) -> dict[str, list[tuple[str, str, float]]]:
     """{"train": [(sentence1, sentence2, score)], "dev": [...]}; no dev pair occurs in train."""
-    seen: set = set()
-    out = {}
-    for split, n in (("train", n_train), ("dev", n_dev)):
-        rng = _rng(seed, "stsb", split)
-        out[split] = _unique(lambda: _stsb_example(rng), lambda ex: ex[:2], n, seen, f"stsb {split}")
-    return out
+    return _split_rows("stsb", seed, n_train, n_dev, _stsb_example, lambda ex: ex[:2])
 
 
 def generate_stsb(out_dir: str | os.PathLike, seed: int, n_train: int = 2000, n_dev: int = 400) -> Path:
