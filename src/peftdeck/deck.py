@@ -102,6 +102,14 @@ def fmt_ratio(x: Any, digits: int = 2) -> str:
     return DASH if v is None else f"{v:.{digits}f}×"
 
 
+def fmt_pvalue(x: Any) -> str:
+    """A p-value: `0.03`, `0.41`, `< 0.001`."""
+    v = _num(x)
+    if v is None:
+        return DASH
+    return "< 0.001" if v < 0.001 else f"{v:.2g}" if v < 0.01 else f"{v:.2f}"
+
+
 def fmt_bytes(x: Any) -> str:
     v = _num(x)
     if v is None:
@@ -210,6 +218,7 @@ FILTERS = {
     "num": fmt_num, "g": fmt_g, "score": fmt_score, "signed": fmt_signed, "int": fmt_int, "pct": fmt_pct,
     "ratio": fmt_ratio, "examples": fmt_examples, "bytes": fmt_bytes, "flops": fmt_flops, "seconds": fmt_seconds, "size": fmt_size,
     "join_and": fmt_list, "schedule": fmt_schedule, "ci": fmt_ci, "verdict": fmt_verdict, "fraction": fmt_fraction,
+    "pvalue": fmt_pvalue,
 }
 
 

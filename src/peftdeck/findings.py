@@ -24,12 +24,15 @@ Conventions:
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from . import health
 
 METRICS = ("accuracy", "f1", "exact_match", "matthews", "pearson", "spearman")
 REFERENCE_KIND = "full_ft"
@@ -50,6 +53,7 @@ FIGURES = {
     "parameter_efficiency": ("glue", "Parameter efficiency"),
     "flops": ("glue", "Compute and memory"),
     "glue_results": ("glue", "Scores vs majority baseline"),
+    "loss_curves": ("glue", "Training health: loss curves"),
     "squad_curves": ("squad", "Scores vs training-set size"),
     "grid_{task}": ("grid", "Held-out score over learning rate × batch size"),
     "lora_ranks": ("lora_ranks", "Score vs trainable parameters"),
@@ -163,6 +167,29 @@ def _collapsed_series(df: pd.DataFrame) -> pd.Series:
     return df["collapsed"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else str(v).lower() == "true")
 
 
+def _row_status(row: pd.Series, collapsed: bool) -> str:
+    """A row's status from its scores where the table carries none (tables built by hand or by an
+    older version): collapsed, else the baseline test of peftdeck.health on the row's own scores."""
+    if collapsed:
+        return "collapsed"
+    test = _row_test(row)
+    return "not_learned" if test is not None and not test["learned"] else "learned"
+
+
+def _row_test(row: pd.Series) -> dict[str, Any] | None:
+    """peftdeck.health.baseline_test on one row of the tidy table."""
+    return health.baseline_test({m: row.get(m) for m in METRICS},
+                                {m: row.get(f"baseline_{m}") for m in METRICS}, row.get("n_eval"))
+
+
+def _status_series(df: pd.DataFrame) -> pd.Series:
+    """Each row's run status (peftdeck.health.STATUSES), as recorded by aggregation or recomputed."""
+    collapsed = _collapsed_series(df)
+    recorded = df["status"] if "status" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    return pd.Series([r if r in health.STATUSES else _row_status(df.loc[i], bool(collapsed[i]))
+                      for i, r in zip(df.index, recorded)], index=df.index, dtype=object)
+
+
 def _label(df: pd.DataFrame, method: str) -> str:
     rows = df.loc[df["method"] == method, "method_label"]
     return str(rows.iloc[0]) if len(rows) else method
@@ -195,6 +222,19 @@ def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
     entry["partial"] = 0 < entry["n"] < entry["n_expected"]
     entry["n_collapsed"] = int(collapsed.sum())
     entry["collapsed"] = bool(entry["n_collapsed"] > 0)
+    # Run health (peftdeck.health): a run that diverged, collapsed or is indistinguishable from the
+    # majority baseline makes the whole entry "not learned", which keeps it out of averages and claims.
+    status = _status_series(present)
+    entry["n_not_learned"] = int((status != "learned").sum())
+    entry["n_diverged"] = int((status == "diverged").sum())
+    entry["not_learned"] = bool(entry["n_not_learned"] > 0)
+    entry["diverged"] = bool(entry["n_diverged"] > 0)
+    entry["status"] = next((k for k in ("diverged", "collapsed", "not_learned") if (status == k).any()), "learned")
+    if "baseline_p" in present.columns and present["baseline_p"].notna().any():
+        entry["baseline_p"] = float(present["baseline_p"].max())
+    for col in ("loss_start", "loss_end"):
+        if col in present.columns and present[col].notna().any():
+            entry[col] = float(present[col].mean())
     entry["metrics"] = {m: mean_std(present[m]) for m in METRICS if m in present.columns and present[m].notna().any()}
     # Per-seed scores, for paired comparisons between methods (seed -> score; keys are text in JSON).
     entry["seeds"] = seed_scores(present, "primary")
@@ -202,7 +242,7 @@ def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
     base_cols = {m: f"baseline_{m}" for m in METRICS if f"baseline_{m}" in present.columns}
     entry["baseline"] = {m: mean_std(present[c])["mean"] for m, c in base_cols.items() if present[c].notna().any()}
     for col in ("trainable_params", "total_params", "trainable_pct", "peak_memory_bytes", "train_flops",
-                "train_s", "train_examples_per_s", "steps", "n_train"):
+                "train_s", "train_examples_per_s", "steps", "n_train", *(f"mem_{k}_bytes" for k in MEMORY_KINDS)):
         if col in present.columns:
             entry[col] = mean_std(present[col])["mean"]
     return entry
@@ -327,6 +367,12 @@ def _usable(entry: dict[str, Any] | None) -> bool:
     return bool(entry) and entry.get("mean") is not None and not entry.get("collapsed")
 
 
+def _learned(entry: dict[str, Any] | None) -> bool:
+    """An entry that counts in part I's averages and claims: usable, and every run learned
+    (none diverged, collapsed or indistinguishable from the majority baseline)."""
+    return _usable(entry) and not entry.get("not_learned") and not entry.get("diverged")
+
+
 # --- part I: methods x tasks -------------------------------------------------------------------
 
 def task_table(df: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
@@ -352,8 +398,8 @@ def best_per_task(table: dict[str, dict[str, dict[str, Any]]], labels: dict[str,
     """Per task, the method with the highest mean primary score among non-collapsed entries."""
     out = {}
     for task, entries in table.items():
-        usable = {m: e for m, e in entries.items() if _usable(e)}
-        excluded = [labels.get(m, m) for m, e in entries.items() if e.get("collapsed")]
+        usable = {m: e for m, e in entries.items() if _learned(e)}
+        excluded = [labels.get(m, m) for m, e in entries.items() if e.get("mean") is not None and not _learned(e)]
         if not usable:
             out[task] = {"supported": False, "method": None, "label": None, "mean": None, "excluded": excluded}
             continue
@@ -372,7 +418,7 @@ def percent_of_reference(table: dict[str, dict[str, dict[str, Any]]], method: st
     per_task = {}
     for task, entries in table.items():
         m, r = entries.get(method), entries.get(reference)
-        if _usable(m) and _usable(r) and r["mean"] > 0:
+        if _learned(m) and _learned(r) and r["mean"] > 0:
             per_task[task] = 100.0 * m["mean"] / r["mean"]
     value = float(np.mean(list(per_task.values()))) if per_task else None
     return {"supported": bool(per_task), "value": value, "tasks": list(per_task),
@@ -380,10 +426,37 @@ def percent_of_reference(table: dict[str, dict[str, dict[str, Any]]], method: st
 
 
 def average_over_tasks(table: dict[str, dict[str, dict[str, Any]]], method: str) -> dict[str, Any]:
-    """Mean primary score over tasks; only given when every task has a score for the method."""
-    scores = [entries.get(method, {}).get("mean") for entries in table.values()]
-    complete = all(s is not None for s in scores) and bool(scores)
-    return {"value": float(np.mean(scores)) if complete else None, "complete": complete}
+    """Mean primary score over the tasks the method learned (runs that did not learn stay out);
+    `complete` when that is every task."""
+    scores = [e[method]["mean"] for e in table.values() if _learned(e.get(method))]
+    complete = bool(table) and len(scores) == len(table)
+    return {"value": float(np.mean(scores)) if scores else None, "complete": complete, "n_tasks": len(scores)}
+
+
+def gain_share(table: dict[str, dict[str, dict[str, Any]]], method: str, reference: str | None,
+               baselines: Mapping[str, float | None]) -> dict[str, Any]:
+    """Share of the reference's gain over the majority baseline that a method keeps, in percent.
+
+    Per task: 100 * (score - baseline) / (reference score - baseline), where both runs learned and
+    the task has a baseline; the mean over those tasks. Unlike "% of the reference", a method that
+    learned nothing scores ~0 here even where the baseline alone is close to the reference.
+    """
+    per_task: dict[str, float] = {}
+    if reference is not None:
+        for task, entries in table.items():
+            m, r, b = entries.get(method), entries.get(reference), baselines.get(task)
+            if b is None or not _finite(b) or not (_learned(m) and _learned(r)):
+                continue
+            gain = r["mean"] - b
+            if gain > 0:
+                per_task[task] = 100.0 * (m["mean"] - b) / gain
+    value = float(np.mean(list(per_task.values()))) if per_task else None
+    return {"supported": bool(per_task), "value": value, "tasks": list(per_task),
+            "complete": len(per_task) == len(table), "per_task": per_task}
+
+
+# Training memory by kind (cells.csv columns mem_<kind>_bytes), in the order the figure stacks them.
+MEMORY_KINDS = ("weights", "gradients", "optimizer_state", "activations", "other")
 
 
 def relative_to_reference(table: dict[str, dict[str, dict[str, Any]]], method: str, reference: str | None,
@@ -406,7 +479,7 @@ def task_spread(table: dict[str, dict[str, dict[str, Any]]], reference: str | No
     """Per task: the range of usable scores and the gap reference - best other method."""
     out = {}
     for task, entries in table.items():
-        usable = {m: e["mean"] for m, e in entries.items() if _usable(e)}
+        usable = {m: e["mean"] for m, e in entries.items() if _learned(e)}
         others = {m: s for m, s in usable.items() if m != reference}
         info: dict[str, Any] = {"min": min(usable.values()) if usable else None,
                                 "max": max(usable.values()) if usable else None,
@@ -433,34 +506,44 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
     table = task_table(df)
     best = best_per_task(table, labels)
     spread = task_spread(table, reference, labels)
+    baselines = {t: _primary_baseline(present[present["task"] == t]) for t in tasks}
 
     method_rows = []
     for m in methods:
         avg = average_over_tasks(table, m)
         pof = percent_of_reference(table, m, reference)
+        gain = gain_share(table, m, reference, baselines)
         params = present[present["method"] == m]
         collapsed = [t for t in tasks if table[t].get(m, {}).get("collapsed")]
+        not_learned = [t for t in tasks if table[t].get(m, {}).get("mean") is not None and not _learned(table[t][m])]
+        diverged = [t for t in tasks if table[t].get(m, {}).get("diverged")]
         missing = [t for t in tasks if m not in table[t] or table[t][m]["missing"]]
         partial = [t for t in tasks if table[t].get(m, {}).get("partial")]
-        beats = [t for t in tasks if reference and m != reference and _usable(table[t].get(m))
-                 and _usable(table[t].get(reference)) and table[t][m]["mean"] >= table[t][reference]["mean"]]
+        beats = [t for t in tasks if reference and m != reference and _learned(table[t].get(m))
+                 and _learned(table[t].get(reference)) and table[t][m]["mean"] >= table[t][reference]["mean"]]
         trainable = params["trainable_params"].dropna()
         pct = params["trainable_pct"].dropna()
         method_rows.append({
             "method": m, "label": labels[m], "kind": kinds[m], "is_reference": m == reference,
             "scores": {t: table[t].get(m) for t in tasks},
-            "average": avg["value"], "average_complete": avg["complete"],
+            "average": avg["value"], "average_complete": avg["complete"], "average_n_tasks": avg["n_tasks"],
             "pct_of_reference": pof["value"], "pct_of_reference_tasks": pof["tasks"],
             "pct_of_reference_complete": pof["complete"], "pct_of_reference_per_task": pof["per_task"],
+            "gain_share": gain["value"], "gain_share_tasks": gain["tasks"],
+            "gain_share_complete": gain["complete"], "gain_share_per_task": gain["per_task"],
             "trainable_params": float(trainable.median()) if len(trainable) else None,
             "trainable_params_min": float(trainable.min()) if len(trainable) else None,
             "trainable_params_max": float(trainable.max()) if len(trainable) else None,
             "total_params": float(params["total_params"].median()) if params["total_params"].notna().any() else None,
             "trainable_pct": float(pct.median()) if len(pct) else None,
             "memory": relative_to_reference(table, m, reference, "peak_memory_bytes"),
+            # Mean over tasks of each kind (None where no cell measured it).
+            "memory_breakdown": {k: relative_to_reference(table, m, reference, f"mem_{k}_bytes")["value"]
+                                 for k in MEMORY_KINDS},
             "flops": relative_to_reference(table, m, reference, "train_flops"),
             "train_time": relative_to_reference(table, m, reference, "train_s"),
-            "collapsed_tasks": collapsed, "missing_tasks": missing, "partial_tasks": partial,
+            "collapsed_tasks": collapsed, "not_learned_tasks": not_learned, "diverged_tasks": diverged,
+            "missing_tasks": missing, "partial_tasks": partial,
             "matches_or_beats_reference_on": beats,
             # Per task: the difference to the reference with its bootstrap interval (when seeds allow).
             "vs_reference": {t: compare_entries(table[t].get(reference), table[t].get(m))
@@ -491,11 +574,19 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
         collapsed_runs.append({"task": r["task"], "method": r["method"], "label": r["method_label"],
                                "seed": clean(r["seed"]), "lr": clean(r["lr"]),
                                "score": clean(r["primary"]), "path": r.get("path")})
+    failed_runs = _failed_runs(present, baselines)
     memory_kinds = _ordered_unique(present["memory_kind"].dropna()) if "memory_kind" in present else []
     summary = {
         "reference": reference, "reference_label": labels.get(reference) if reference else None,
         "tasks": tasks, "task_info": info, "methods": ordered, "method_order": methods,
         "collapsed_runs": collapsed_runs, "memory_kinds": memory_kinds,
+        "not_learned_runs": [r for r in failed_runs if r["status"] != "diverged"],
+        "diverged_runs": [r for r in failed_runs if r["status"] == "diverged"],
+        "loss_curves": loss_curves(present, tasks, methods),
+        # Which marks the results table needs: an entry's worst run status, over every entry.
+        "run_flags": {k: any((table[t].get(m) or {}).get("status") == k for t in tasks for m in methods)
+                      for k in ("collapsed", "not_learned", "diverged")},
+        "alpha": health.ALPHA,
         "seeds": sorted(clean(s) for s in _ordered_unique(df["seed"])),
         "multi_seed": bool(df["seed"].nunique() > 1),
         "has_ci": any((c or {}).get("decided_by") == "ci" for r in ordered for c in r["vs_reference"].values()),
@@ -503,6 +594,59 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
     }
     summary["observations"] = observations(summary)
     return clean(summary)
+
+
+def _primary_baseline(rows: pd.DataFrame) -> float | None:
+    """The majority-class (constant-predictor) score of a task's primary metric, if it has one."""
+    pm = rows["primary_metric"].dropna() if "primary_metric" in rows.columns else []
+    if not len(pm):
+        return None
+    col = f"baseline_{pm.iloc[0]}"
+    return mean_std(rows[col])["mean"] if col in rows.columns and rows[col].notna().any() else None
+
+
+def _failed_runs(present: pd.DataFrame, baselines: Mapping[str, float | None]) -> list[dict[str, Any]]:
+    """Every run that diverged, collapsed or did not learn, with its evidence (score against the
+    baseline, the test's p-value, the training loss at the start and the end)."""
+    out = []
+    status = _status_series(present)
+    for idx, r in present[status != "learned"].iterrows():
+        test = _row_test(r) or {}
+        p_value = r.get("baseline_p") if _finite(r.get("baseline_p")) else test.get("p_value")
+        out.append({"task": r["task"], "method": r["method"], "label": r["method_label"],
+                    "status": status[idx], "seed": clean(r["seed"]), "lr": clean(r["lr"]),
+                    "score": clean(r["primary"]), "baseline": clean(baselines.get(r["task"])),
+                    "p_value": clean(p_value), "test_metric": test.get("metric"),
+                    "test_score": clean(test.get("score")), "test_against": clean(test.get("against")),
+                    "primary_metric": clean(r.get("primary_metric")),
+                    "loss_start": clean(r.get("loss_start")), "loss_end": clean(r.get("loss_end")),
+                    "loss_trend": clean(r.get("loss_trend")), "path": r.get("path")})
+    return out
+
+
+def loss_curves(present: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str]) -> dict[str, Any]:
+    """{task: {method: {"curve": [[step, loss], ...], "status": ..., "seed": ...}}}: the training-loss
+    curve of each (task, method), first seed in row order, for the training-health slide."""
+    out: dict[str, Any] = {}
+    if "loss_curve" not in present.columns:
+        return out
+    status = _status_series(present)
+    for t in tasks:
+        per: dict[str, Any] = {}
+        for m in methods:
+            rows = present[(present["task"] == t) & (present["method"] == m)]
+            if rows.empty:
+                continue
+            r = rows.iloc[0]
+            try:
+                curve = json.loads(r["loss_curve"]) if isinstance(r["loss_curve"], str) else []
+            except ValueError:
+                curve = []
+            if curve:
+                per[m] = {"curve": curve, "status": status[rows.index[0]], "seed": clean(r["seed"])}
+        if per:
+            out[t] = per
+    return clean(out)
 
 
 def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
@@ -518,15 +662,19 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
         return info[t]["baseline"].get(pm) if pm else None
 
     def learned(t: str) -> bool:
-        """Some run of the task clears the majority-class baseline by more than the tie margin:
-        below that, differences between methods are differences between guesses."""
-        w, base = info[t]["best"], baseline(t)
-        return w["supported"] and (base is None or w["mean"] > base + TIE_TOLERANCE)
+        """Some method learned the task: its runs are distinguishable from the majority baseline
+        (peftdeck.health); elsewhere differences between methods are differences between guesses."""
+        return bool(info[t]["best"]["supported"])
 
-    near_baseline = [t for t in tasks if info[t]["best"]["supported"] and not learned(t)]
+    def top_any(t: str) -> tuple[float | None, str | None]:
+        scored = [(r["scores"][t]["mean"], r["label"]) for r in s["methods"]
+                  if (r["scores"].get(t) or {}).get("mean") is not None]
+        return max(scored, key=lambda x: x[0]) if scored else (None, None)
+
+    near_baseline = [t for t in tasks if not learned(t) and top_any(t)[0] is not None]
     out.append({"id": "tasks_near_baseline", "supported": bool(near_baseline),
-                "data": {"tolerance": TIE_TOLERANCE,
-                         "tasks": [{"task": t, "best": info[t]["best"]["mean"], "best_label": info[t]["best"]["label"],
+                "data": {"alpha": s.get("alpha", health.ALPHA),
+                         "tasks": [{"task": t, "best": top_any(t)[0], "best_label": top_any(t)[1],
                                     "baseline": baseline(t)} for t in near_baseline]}})
 
     # 1. Does the reference win every task? Only tasks where a comparison means something count: at
@@ -550,34 +698,41 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
                     "data": {"method": r["method"], "label": r["label"], "reference_label": s["reference_label"],
                              "tasks": on, "detail": detail}})
 
-    # 3. The parameter-efficient method closest to the reference. The claims average the % of the
-    #    reference over the tasks some run learned; a method needs a usable score on every one of them.
-    claim_tasks = [t for t in tasks if learned(t)]
+    # 3. The parameter-efficient method closest to the reference, by the share of the reference's
+    #    gain over the majority baseline it keeps (the % of the reference's score is given beside it:
+    #    where the baseline is high, that % is high even for a method that learned little). The
+    #    claims average over the tasks the reference learned; a method must have learned every one.
+    claim_tasks = [t for t in tasks if learned(t) and ref and _learned(by[ref]["scores"].get(t))]
 
-    def claim_pct(r: dict[str, Any]) -> float | None:
-        per = r.get("pct_of_reference_per_task") or {}
+    def claim_mean(r: dict[str, Any], key: str) -> float | None:
+        per = r.get(key) or {}
         if not claim_tasks or any(t not in per for t in claim_tasks):
             return None
         return float(np.mean([per[t] for t in claim_tasks]))
 
-    peft = [(r, claim_pct(r)) for r in s["methods"] if not r["is_reference"]]
-    peft = [(r, v) for r, v in peft if v is not None]
+    peft = [(r, claim_mean(r, "gain_share_per_task"), claim_mean(r, "pct_of_reference_per_task"))
+            for r in s["methods"] if not r["is_reference"]]
+    peft = [x for x in peft if x[1] is not None]
+    left_out = [r["label"] for r in s["methods"] if not r["is_reference"]
+                and any(t in r.get("not_learned_tasks", []) for t in claim_tasks)]
     over = claim_tasks if len(claim_tasks) < len(tasks) else None
     if peft:
-        best, best_v = max(peft, key=lambda rv: rv[1])
+        best, best_g, best_p = max(peft, key=lambda x: x[1])
         out.append({"id": "closest_to_reference", "supported": bool(ref),
-                    "data": {"label": best["label"], "pct_of_reference": best_v, "over_tasks": over,
-                             "trainable_pct": best["trainable_pct"], "reference_label": s["reference_label"]}})
+                    "data": {"label": best["label"], "gain_share": best_g, "pct_of_reference": best_p,
+                             "over_tasks": over, "trainable_pct": best["trainable_pct"],
+                             "reference_label": s["reference_label"], "left_out": left_out}})
     else:
-        out.append({"id": "closest_to_reference", "supported": False, "data": {}})
+        out.append({"id": "closest_to_reference", "supported": False, "data": {"left_out": left_out}})
 
-    # 4. Range of % of the reference over the parameter-efficient methods.
-    lo_rv = min(peft, key=lambda rv: rv[1]) if peft else (None, None)
-    hi_rv = max(peft, key=lambda rv: rv[1]) if peft else (None, None)
+    # 4. Range of the gain share over the parameter-efficient methods that learned every claim task.
+    lo = min(peft, key=lambda x: x[1]) if peft else None
+    hi = max(peft, key=lambda x: x[1]) if peft else None
     out.append({"id": "pct_of_reference_range", "supported": len(peft) >= 2,
-                "data": {"min": lo_rv[1], "max": hi_rv[1], "over_tasks": over,
-                         "min_label": lo_rv[0]["label"] if peft else None,
-                         "max_label": hi_rv[0]["label"] if peft else None,
+                "data": {"min": lo[1] if lo else None, "max": hi[1] if hi else None, "over_tasks": over,
+                         "min_pct": lo[2] if lo else None, "max_pct": hi[2] if hi else None,
+                         "min_label": lo[0]["label"] if lo else None,
+                         "max_label": hi[0]["label"] if hi else None,
                          "reference_label": s["reference_label"]}})
 
     # 5. Where the gap to the reference is largest and smallest.
@@ -595,28 +750,26 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
     else:
         out.append({"id": "gap_by_task", "supported": False, "data": {}})
 
-    # 6. Collapsed runs.
-    out.append({"id": "collapsed_runs", "supported": bool(s["collapsed_runs"]),
-                "data": {"runs": s["collapsed_runs"]}})
+    # 6. Runs that did not learn (collapsed, or indistinguishable from the baseline), with the
+    #    evidence: score vs baseline, the test's p-value and whether the loss moved at all.
+    out.append({"id": "not_learned_runs", "supported": bool(s.get("not_learned_runs")),
+                "data": {"runs": s.get("not_learned_runs") or [], "alpha": s.get("alpha", health.ALPHA),
+                         "stalled": [r for r in s.get("not_learned_runs") or [] if r.get("loss_trend") == "stalled"]}})
 
-    # 7. Non-collapsed scores at or below the majority-class baseline.
-    weak = []
-    for r in s["methods"]:
-        for t in tasks:
-            e = r["scores"].get(t)
-            pm = info[t]["primary_metric"]
-            base = info[t]["baseline"].get(pm) if pm else None
-            if _usable(e) and base is not None and e["mean"] <= base:
-                weak.append({"task": t, "label": r["label"], "score": e["mean"], "baseline": base})
-    out.append({"id": "at_or_below_baseline", "supported": bool(weak), "data": {"runs": weak}})
+    # 7. Runs whose training loss diverged, and the fix (a lower learning rate).
+    out.append({"id": "diverged_runs", "supported": bool(s.get("diverged_runs")),
+                "data": {"runs": s.get("diverged_runs") or []}})
 
     # 8. Memory: every parameter-efficient method relative to the reference.
-    mem = [(r["label"], r["memory"]["ratio"]) for r in s["methods"] if not r["is_reference"] and r["memory"]["ratio"] is not None]
+    # Only one kind of memory figure can be compared (a training-memory peak is no process RSS).
+    mem = [(r["label"], r["memory"]["ratio"]) for r in s["methods"] if not r["is_reference"]
+           and r["memory"]["ratio"] is not None and len(s["memory_kinds"]) <= 1]
     out.append({"id": "memory_savings", "supported": bool(mem) and all(x < 1.0 for _, x in mem),
                 "data": {"min": min((x for _, x in mem), default=None), "max": max((x for _, x in mem), default=None),
                          "memory_kinds": s["memory_kinds"], "reference_label": s["reference_label"]}})
     out.append({"id": "memory_not_lower", "supported": bool(mem) and not all(x < 1.0 for _, x in mem),
-                "data": {"labels": [lab for lab, x in mem if x >= 1.0], "reference_label": s["reference_label"]}})
+                "data": {"labels": [lab for lab, x in mem if x >= 1.0], "reference_label": s["reference_label"],
+                         "memory_kinds": s["memory_kinds"]}})
 
     # 9. Fewest trainable parameters.
     withp = [r for r in s["methods"] if r["trainable_pct"] is not None]
@@ -624,7 +777,8 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
         few = min(withp, key=lambda r: r["trainable_pct"])
         out.append({"id": "fewest_parameters", "supported": not few["is_reference"],
                     "data": {"label": few["label"], "trainable_pct": few["trainable_pct"],
-                             "pct_of_reference": claim_pct(few), "over_tasks": over}})
+                             "gain_share": claim_mean(few, "gain_share_per_task"),
+                             "pct_of_reference": claim_mean(few, "pct_of_reference_per_task"), "over_tasks": over}})
 
     # 10. With enough seeds: where each method is clearly ahead of or behind the reference.
     for r in s["methods"]:
@@ -1168,7 +1322,8 @@ def conclusions(glue: dict[str, Any] | None, squad: dict[str, Any] | None, grid:
     out: list[dict[str, Any]] = []
     if glue:
         order = ("tasks_near_baseline", "closest_to_reference", "matches_or_beats_reference",
-                 "pct_of_reference_range", "memory_savings", "memory_not_lower", "collapsed_runs", "fewest_parameters")
+                 "pct_of_reference_range", "memory_savings", "memory_not_lower", "not_learned_runs", "diverged_runs",
+                 "fewest_parameters")
         for key in order:
             for o in glue["observations"]:
                 if o["id"] == key and o["supported"]:

@@ -67,7 +67,7 @@ def test_best_per_task_and_percent_of_full_ft():
         ("sst2", "full_ft", "full_ft", 90.0), ("rte", "full_ft", "full_ft", 60.0),
         ("sst2", "lora", "lora", 91.0), ("rte", "lora", "lora", 54.0),
         ("sst2", "bitfit", "bitfit", 81.0), ("rte", "bitfit", "bitfit", 57.0),
-    ])
+    ], n_eval=1000)  # 1,000 evaluation examples: 54% against a 50% majority rate is learned (p = 0.006)
     s = F.methods_summary(df)
     assert s["reference"] == "full_ft"
     assert s["task_info"]["sst2"]["best"]["method"] == "lora"
@@ -85,8 +85,16 @@ def test_best_per_task_and_percent_of_full_ft():
     assert beats["lora"]["supported"] and beats["lora"]["data"]["tasks"] == ["sst2"]
     assert not beats["bitfit"]["supported"]
     assert not obs(s, "reference_best_everywhere")[0]["supported"]
+    # Share of Full FT's gain over the majority baseline (50): LoRA (41/40 + 4/10) / 2 = 71.25%,
+    # BitFit (31/40 + 7/10) / 2 = 73.75%: BitFit keeps more of the gain although its % of the
+    # score is lower, because LoRA learned little of RTE.
+    assert by["lora"]["gain_share"] == pytest.approx((41 / 40 + 4 / 10) / 2 * 100)
+    assert by["bitfit"]["gain_share"] == pytest.approx((31 / 40 + 7 / 10) / 2 * 100)
+    assert by["full_ft"]["gain_share"] == pytest.approx(100.0)
     closest = obs(s, "closest_to_reference")[0]
-    assert closest["supported"] and closest["data"]["label"] == "LORA"
+    assert closest["supported"] and closest["data"]["label"] == "BITFIT"
+    assert closest["data"]["gain_share"] == pytest.approx(73.75)
+    assert closest["data"]["pct_of_reference"] == pytest.approx((81 / 90 + 57 / 60) / 2 * 100)
     gap = obs(s, "gap_by_task")[0]["data"]
     assert gap["largest_task"] == "rte" and gap["largest_gap"] == pytest.approx(3.0)
     assert gap["smallest_task"] == "sst2" and gap["smallest_other_ahead"]
@@ -115,24 +123,36 @@ def test_reference_is_not_called_best_where_nothing_else_learned():
 
 
 def test_tasks_at_the_baseline_carry_no_claims():
-    # RTE: every score within 1 point of the 50.0 baseline; a "win" there is noise.
+    # RTE: 51 and 50 correct of 100 against a 50% majority rate: indistinguishable from guessing.
     df = rows([("sst2", "full_ft", "full_ft", 80.0), ("sst2", "bitfit", "bitfit", 76.0),
-               ("rte", "full_ft", "full_ft", 50.5), ("rte", "bitfit", "bitfit", 50.9)])
+               ("rte", "full_ft", "full_ft", 50.0), ("rte", "bitfit", "bitfit", 51.0)])
     s = F.methods_summary(df)
     near = obs(s, "tasks_near_baseline")[0]
     assert near["supported"] and [x["task"] for x in near["data"]["tasks"]] == ["rte"]
-    assert near["data"]["tasks"][0]["best"] == pytest.approx(50.9)
-    # The table still averages over both tasks ...
+    assert near["data"]["tasks"][0]["best"] == pytest.approx(51.0)
+    # Runs that did not learn stay out of the averages: BitFit's % of Full FT is SST-2's alone,
+    # marked incomplete, and so is its average.
     by = {m["method"]: m for m in s["methods"]}
-    assert by["bitfit"]["pct_of_reference"] == pytest.approx((76 / 80 + 50.9 / 50.5) / 2 * 100)
-    # ... but the claims use SST-2 only: no "BitFit beats Full FT on RTE", 95% of Full FT, not 97.9%.
+    assert by["bitfit"]["pct_of_reference"] == pytest.approx(95.0)
+    assert not by["bitfit"]["pct_of_reference_complete"]
+    assert by["bitfit"]["average"] == pytest.approx(76.0) and not by["bitfit"]["average_complete"]
+    assert by["bitfit"]["not_learned_tasks"] == ["rte"]
+    assert by["bitfit"]["scores"]["rte"]["status"] == "not_learned"
+    # The claims use SST-2 only: no "BitFit beats Full FT on RTE".
     assert not {o["data"]["method"]: o for o in obs(s, "matches_or_beats_reference")}["bitfit"]["supported"]
     closest = obs(s, "closest_to_reference")[0]["data"]
     assert closest["pct_of_reference"] == pytest.approx(95.0) and closest["over_tasks"] == ["sst2"]
+    assert closest["gain_share"] == pytest.approx(26 / 30 * 100)
     assert obs(s, "reference_best_everywhere")[0]["data"]["tasks"] == ["sst2"]
-    # One point above the baseline is still "near"; more than that counts as learned.
-    df2 = rows([("rte", "full_ft", "full_ft", 51.0), ("rte", "bitfit", "bitfit", 51.5)])
-    assert not obs(F.methods_summary(df2), "tasks_near_baseline")[0]["supported"]
+    # The test, by hand: P(X >= 60 | n=100, p=0.5) = 0.028 < 0.05 is learned; P(X >= 58) = 0.067 is not.
+    df2 = rows([("rte", "full_ft", "full_ft", 60.0), ("rte", "bitfit", "bitfit", 58.0)])
+    s2 = F.methods_summary(df2)
+    assert not obs(s2, "tasks_near_baseline")[0]["supported"]
+    by2 = {m["method"]: m for m in s2["methods"]}
+    assert by2["full_ft"]["scores"]["rte"]["status"] == "learned"
+    assert by2["bitfit"]["scores"]["rte"]["status"] == "not_learned"
+    run = obs(s2, "not_learned_runs")[0]["data"]["runs"][0]
+    assert run["label"] == "BITFIT" and run["p_value"] == pytest.approx(0.0666, abs=5e-4)
 
 
 def test_collapsed_run_is_flagged_and_excluded_from_who_wins():
@@ -140,7 +160,7 @@ def test_collapsed_run_is_flagged_and_excluded_from_who_wins():
         ("rte", "full_ft", "full_ft", 60.0),
         ("rte", "prompt", "prompt_tuning", 65.0, {"collapsed": True}),  # would "win" if counted
         ("rte", "bitfit", "bitfit", 58.0),
-    ])
+    ], n_eval=1000)
     s = F.methods_summary(df)
     best = s["task_info"]["rte"]["best"]
     assert best["method"] == "full_ft"
@@ -150,8 +170,8 @@ def test_collapsed_run_is_flagged_and_excluded_from_who_wins():
     assert by["prompt"]["collapsed_tasks"] == ["rte"]
     assert by["prompt"]["pct_of_reference"] is None  # no usable task left
     assert not {o["data"]["method"]: o for o in obs(s, "matches_or_beats_reference")}["prompt"]["supported"]
-    assert obs(s, "collapsed_runs")[0]["supported"]
-    assert obs(s, "collapsed_runs")[0]["data"]["runs"][0]["method"] == "prompt"
+    runs = obs(s, "not_learned_runs")[0]
+    assert runs["supported"] and [(r["method"], r["status"]) for r in runs["data"]["runs"]] == [("prompt", "collapsed")]
 
 
 def test_no_reference_means_no_relative_claims():
@@ -196,7 +216,7 @@ def test_missing_cells_are_marked_and_average_withheld():
     lora = next(m for m in s["methods"] if m["method"] == "lora")
     assert lora["scores"]["rte"]["missing"]
     assert lora["missing_tasks"] == ["rte"]
-    assert lora["average"] is None and not lora["average_complete"]
+    assert lora["average"] == pytest.approx(88.0) and not lora["average_complete"]
     assert lora["pct_of_reference"] == pytest.approx(88 / 90 * 100)
     assert not lora["pct_of_reference_complete"]
 
@@ -213,8 +233,9 @@ def test_below_baseline_observation():
     df = rows([("mrpc", "full_ft", "full_ft", 88.0), ("mrpc", "prompt", "prompt_tuning", 80.0)],
               baseline_accuracy=81.2)
     s = F.methods_summary(df)
-    o = obs(s, "at_or_below_baseline")[0]
+    o = obs(s, "not_learned_runs")[0]
     assert o["supported"] and o["data"]["runs"][0]["label"] == "PROMPT"
+    assert o["data"]["runs"][0]["status"] == "not_learned" and o["data"]["runs"][0]["baseline"] == 81.2
 
 
 # --- part II ------------------------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""Run health by hand: the baseline tests, the loss trend and the verdict on a cell."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from peftdeck import health as H
+
+
+def test_binomial_tail_by_hand():
+    assert H.binomial_sf(3, 3, 0.5) == pytest.approx(0.125)
+    assert H.binomial_sf(2, 3, 0.5) == pytest.approx(0.5)  # 3/8 + 1/8
+    assert H.binomial_sf(0, 10, 0.3) == 1.0 and H.binomial_sf(11, 10, 0.3) == 0.0
+    # P(X >= 60 | 100, 0.5) = 0.028444 (sum of C(100, k) / 2^100 for k >= 60)
+    exact = sum(math.comb(100, k) for k in range(60, 101)) / 2 ** 100
+    assert H.binomial_sf(60, 100, 0.5) == pytest.approx(exact, rel=1e-9)
+    assert exact == pytest.approx(0.028444, abs=1e-6)
+    # Large n stays finite and exact in log space: 872 examples at 50.9% majority.
+    p = H.binomial_sf(460, 872, 0.509)
+    assert 0.0 < p < 1.0
+
+
+def test_accuracy_test_against_the_majority_rate():
+    # MRPC-like: 68.4% majority; 68.5% of 408 examples is not evidence of learning.
+    assert H.accuracy_test(68.5, 408, 68.4) > 0.4
+    # 60 of 100 against 50%: learned at 5%; 58 of 100: not (p = 0.067).
+    assert H.accuracy_test(60.0, 100, 50.0) < 0.05
+    assert H.accuracy_test(58.0, 100, 50.0) == pytest.approx(0.0666, abs=5e-4)
+    # Below the baseline: p near 1.
+    assert H.accuracy_test(40.0, 100, 50.0) > 0.95
+
+
+def test_correlation_tests():
+    # MCC 0.2 on 100 examples: z = 0.2 * sqrt(100) = 2, P(Z >= 2) = 0.02275.
+    assert H.matthews_test(20.0, 100) == pytest.approx(0.02275, abs=1e-5)
+    assert H.matthews_test(0.0, 100) == 0.5 and H.matthews_test(-5.0, 100) == 1.0
+    # Pearson 0.3 on 28 pairs: z = atanh(0.3) * 5 = 1.5476, P(Z >= z) = 0.0609.
+    assert H.correlation_test(30.0, 28) == pytest.approx(0.0609, abs=2e-4)
+    assert H.correlation_test(80.0, 100) < 1e-10
+
+
+def test_baseline_test_picks_the_metric_the_task_has():
+    acc = H.baseline_test({"accuracy": 70.0, "f1": 80.0}, {"accuracy": 68.4, "f1": 81.2}, 408)
+    assert acc["test"] == "binomial" and acc["metric"] == "accuracy" and not acc["learned"]
+    mcc = H.baseline_test({"matthews": 30.0}, {"matthews": 0.0}, 1043)
+    assert mcc["metric"] == "matthews" and mcc["learned"]
+    r = H.baseline_test({"pearson": -3.0, "spearman": 1.0}, {"pearson": float("nan")}, 1500)
+    assert r["metric"] == "pearson" and not r["learned"]
+    assert H.baseline_test({"f1": 80.0, "exact_match": 70.0}, None, 300) is None  # QA: nothing to test against
+    assert H.baseline_test({"accuracy": 90.0}, {"accuracy": 50.0}, None) is None
+
+
+def test_loss_trend():
+    assert H.loss_trend([[5, 0.69], [10, 0.40], [15, 0.20]])["trend"] == "falling"
+    assert H.loss_trend([[5, 0.693], [10, 0.690], [15, 0.694]])["trend"] == "stalled"
+    t = H.loss_trend([[5, 0.7], [10, 12.0], [15, 333.7]])
+    assert t["trend"] == "diverged" and t["start"] == 0.7 and t["end"] == 333.7
+    nan = H.loss_trend([[5, 0.7], [10, float("nan")]], float("nan"))
+    assert nan["trend"] == "diverged" and not nan["finite"]
+    assert H.loss_trend([], None)["trend"] is None
+
+
+def _cell(acc, collapsed=False, curve=((5, 0.69), (10, 0.3))):
+    return {"task": {"n_eval": 400}, "metrics": {"accuracy": acc}, "baseline": {"accuracy": 50.0},
+            "predictions": {"collapsed": collapsed},
+            "compute": {"train_loss_curve": [list(p) for p in curve], "final_train_loss": curve[-1][1]}}
+
+
+def test_run_health_verdicts_and_their_order():
+    assert H.run_health(_cell(80.0))["status"] == "learned"
+    assert H.run_health(_cell(51.0))["status"] == "not_learned"
+    assert H.run_health(_cell(50.0, collapsed=True))["status"] == "collapsed"
+    # A diverged loss wins over everything else: its fix (a lower learning rate) comes first.
+    assert H.run_health(_cell(50.0, collapsed=True, curve=((5, 0.7), (10, 333.7))))["status"] == "diverged"
+    v = H.run_health(_cell(51.0))
+    assert v["test"]["p_value"] > 0.3 and v["loss"]["trend"] == "falling"
