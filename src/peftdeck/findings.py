@@ -880,6 +880,32 @@ def hypothesis_small_data(outcomes: Sequence[str | None]) -> dict[str, Any]:
     return {"verdict": "partial", "supported": True}
 
 
+def small_data_extent(sizes: Sequence[dict[str, Any]], outcomes: Sequence[str | None],
+                      deltas: Sequence[float | None]) -> dict[str, Any]:
+    """How far "matches or beats with little data" reaches, sizes in increasing order.
+
+    holds_up_to: the largest size before the first loss (every smaller size won or tied);
+    first_loss / first_loss_delta: where the challenger first falls behind; level_again: the first
+    larger size where it wins or ties again (outcomes can go tie, lose, tie); behind_at_largest:
+    whether it is behind at the largest size. A verdict sentence names these, never "falls behind
+    with more" when the largest size is level.
+    """
+    out: dict[str, Any] = {"holds_up_to": None, "first_loss": None, "first_loss_delta": None,
+                           "level_again": None, "behind_at_largest": None}
+    pairs = [(sz, o, d) for sz, o, d in zip(sizes, outcomes, deltas) if o is not None]
+    if not pairs:
+        return out
+    out["behind_at_largest"] = pairs[-1][1] == "loses"
+    for i, (sz, o, d) in enumerate(pairs):
+        if o == "loses":
+            out["first_loss"], out["first_loss_delta"] = sz, d
+            out["holds_up_to"] = pairs[i - 1][0] if i > 0 else None
+            out["level_again"] = next((s2 for s2, o2, _ in pairs[i + 1:] if o2 in ("wins", "ties")), None)
+            return out
+    out["holds_up_to"] = pairs[-1][0]
+    return out
+
+
 def _size_label(size: Any, n_train: float | None) -> dict[str, Any]:
     return {"train_size": size, "n_train": n_train, "is_all": size == "all"}
 
@@ -967,6 +993,8 @@ def size_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, 
                                    if usable else None)
             hyp[met]["sizes_won_or_tied"] = [{"train_size": r["train_size"], "n_train": r["n_train"]}
                                              for r in usable if r[met]["outcome"] in ("wins", "ties")]
+            hyp[met].update(small_data_extent([{"train_size": r["train_size"], "n_train": r["n_train"]} for r in usable],
+                                              [r[met]["outcome"] for r in usable], deltas))
         comparisons.append({"method": m, "label": labels[m], "rows": rows_out, "regimes": regimes,
                             "crossover": cross, "hypothesis": hyp})
 

@@ -15,7 +15,8 @@ TEMPLATE = REPO / "templates" / "deck.md.j2"
 SECTIONS = [
     "# Agenda", "# Metrics per task", "# Methods overview", "# Memory and compute per method",
     "# Part I — setup", "# Part I — results", "# Part I — observations", "# Part I — Parameter efficiency",
-    "# Part I — Compute and memory", "# Part I — Scores vs majority baseline", "# Part II — SQuAD v1.1: hypothesis",
+    "# Part I — Compute and memory", "# Part I — Scores vs majority baseline", "# Part I — Training health: loss curves",
+    "# Part II — SQuAD v1.1: hypothesis",
     "# Part II — setup", "# Part II — fixed epochs vs step budget", "# Part II — F1 score",
     "# Part II — Exact match (EM)", "# Part II — Scores vs training-set size",
     "# Part II — who wins where", "# Part II — conclusion", "# Conclusions", "# Summary",
@@ -47,7 +48,7 @@ def test_every_section_present_and_no_leaks(tmp_path):
     assert not re.search(r"\b(nan|NaN|None|inf|undefined)\b", md)
     assert BANNER in md
     assert md.startswith("---\nmarp: true\n")
-    for name in ("parameter_efficiency", "flops", "glue_results", "squad_curves"):
+    for name in ("parameter_efficiency", "flops", "glue_results", "loss_curves", "squad_curves"):
         assert f"](figures/{name}.png)" in md
     # Every separator stands alone between blank lines, so no paragraph turns into a heading.
     lines = md.splitlines()
@@ -85,19 +86,19 @@ def test_tasks_near_baseline_sentence_leads_the_observations(tmp_path):
     summary = summary_for(tmp_path)
     summary["glue"]["observations"].insert(0, {
         "id": "tasks_near_baseline", "supported": True,
-        "data": {"tolerance": 1.0, "tasks": [{"task": "mrpc", "best": 81.5, "best_label": "BitFit", "baseline": 81.2}]}})
+        "data": {"alpha": 0.05, "tasks": [{"task": "mrpc", "best": 81.5, "best_label": "BitFit", "baseline": 81.2}]}})
     md = render(summary)
     observations = next(s for s in slides(md) if s.lstrip().startswith("# Part I — observations"))
     first = observations.split("1. ", 1)[1]
-    assert first.startswith("No run is more than 1 point above the majority-class baseline on MRPC "
-                            "(best 81.50, BitFit, vs 81.20)")
+    assert first.startswith("No method learned MRPC (best 81.50, BitFit, vs 81.20 for the majority class): "
+                            "no run there is distinguishable from the majority-class baseline (one-sided test at 5%)")
 
 
 def test_missing_cells_marked_and_listed(tmp_path):
     md = render(summary_for(tmp_path, skip=lambda c: c.task == "mrpc" and c.method == "lora"))
     assert "# Missing cells" in md
     assert "*missing*" in md
-    assert "snakemake --cores N --configfile config/demo.yaml" in md
+    assert "snakemake --cores N deck --configfile config/demo.yaml" in md
     assert not re.search(r"\b(nan|None)\b", md)
 
 
@@ -178,3 +179,63 @@ def test_plots_make_all(tmp_path):
     for p in written:
         img = mpimg.imread(p)
         assert img.shape[1] >= 1500 and img.std() > 0.05, p  # slide-sized, not blank
+
+
+def test_runs_judged_against_the_baseline_and_diverged_runs_get_the_fix(tmp_path):
+    """Through aggregation: a run at the baseline is marked and left out of the averages, a run whose
+    loss blew up is called diverged with the fix, and the table gives the share of Full FT's gain."""
+    from synthetic_cells import cell_result
+
+    cfg = small_config(demo=True)
+    write_results(cfg, tmp_path)
+    for cell in (c for c in aggregate.experiment_cells(cfg, "glue") if c.task == "sst2"):
+        if cell.method == "bitfit":  # 51.5% on 400 examples against 50.9%: not learned (p = 0.43)
+            res = cell_result(cfg, cell, {"accuracy": 51.5})
+        elif cell.method == "prompt_tuning":  # the loss ends far above its start
+            res = cell_result(cfg, cell, {"accuracy": 50.9})
+            res["compute"]["train_loss_curve"] = [[10, 0.7], [20, 40.0], [30, 333.7]]
+        else:
+            continue
+        (tmp_path / cell.path).write_text(__import__("json").dumps(res))
+    df, missing = aggregate.collect(cfg, root=tmp_path)
+    assert dict(zip(df["method"] + "/" + df["task"], df["status"]))["bitfit/sst2"] == "not_learned"
+    assert dict(zip(df["method"] + "/" + df["task"], df["status"]))["prompt_tuning/sst2"] == "diverged"
+    summary = aggregate.build_summary(df, missing, cfg, config_path="config/demo.yaml")
+    md = render(summary)
+    results = next(s for s in slides(md) if s.lstrip().startswith("# Part I — results"))
+    assert "Gain kept" in results
+    bitfit_row = next(line for line in results.splitlines() if line.startswith("| BitFit |"))
+    assert "51.50 °" in bitfit_row and " * |" in bitfit_row  # marked, and its average is over two tasks
+    assert "° not learned" in results and "× diverged" in results
+    bitfit = next(m for m in summary["glue"]["methods"] if m["method"] == "bitfit")
+    learned = [t for t in ("mrpc", "rte") if bitfit["scores"][t]["status"] == "learned"]
+    assert bitfit["average"] == pytest.approx(sum(bitfit["scores"][t]["mean"] for t in learned) / len(learned))
+    assert "Diverged (training loss not finite, or ending above where it started): Prompt tuning on SST-2" in md
+    assert "Rerun with a lower learning rate." in md
+    assert "BitFit on SST-2 (51.50 vs 50.90, p = 0.42" in md
+    assert "](figures/loss_curves.png)" in md
+
+
+def test_small_data_sentences_follow_outcomes_that_go_up_and_down(tmp_path):
+    """Tie at 100, loss at 300, tie at 1,000 and at the full set: the deck must not say BitFit
+    "matches or beats up to 1,000" nor that it "falls behind with more"."""
+    from synthetic_cells import default_metrics
+
+    cfg = small_config()
+    deltas = {100: 0.3, 300: -4.0, 1000: 0.2, "all": -0.5}
+
+    def metrics(cell):
+        m = default_metrics(cfg, cell)
+        if cell.task == "squad" and cell.method == "bitfit" and cell.sched.startswith("st"):
+            ref = default_metrics(cfg, cell.__class__(**{**cell.__dict__, "method": "full_ft"}))
+            return {k: ref[k] + deltas[cell.train_size] for k in m}
+        return m
+
+    write_results(cfg, tmp_path, metrics=lambda c: metrics(c) if c.task == "squad" else None)
+    df, missing = aggregate.collect(cfg, root=tmp_path)
+    md = render(aggregate.build_summary(df, missing, cfg))
+    assert "falls behind with more" not in md
+    assert "up to 1,000 examples" not in md
+    assert "matches or beats Full FT on F1 up to 100 examples and falls behind at 300, level again at 1,000" in md
+    assert ("but falls behind at 300 (-4.00); it is level again or ahead at 1,000 "
+            "and at the largest size, 2,000 (the full set) (-0.50).") in md

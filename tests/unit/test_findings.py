@@ -351,3 +351,18 @@ def test_conclusions_only_supported_claims():
 def test_clean_makes_json_safe():
     out = F.clean({"a": float("nan"), "b": [1, float("inf")], "c": pd.NA})
     assert out == {"a": None, "b": [1, None], "c": None}
+
+
+def test_small_data_extent_when_outcomes_go_up_and_down():
+    sizes = [{"train_size": n, "n_train": n} for n in (100, 300, 1000, 3000)]
+    # tie, lose, tie, tie: "matches or beats up to 100", falls behind at 300, level again at 1,000;
+    # never "falls behind with more", since it is level at the largest size.
+    e = F.small_data_extent(sizes, ["ties", "loses", "ties", "ties"], [0.5, -3.0, 0.2, -0.4])
+    assert e["holds_up_to"]["train_size"] == 100
+    assert e["first_loss"]["train_size"] == 300 and e["first_loss_delta"] == -3.0
+    assert e["level_again"]["train_size"] == 1000 and e["behind_at_largest"] is False
+    e = F.small_data_extent(sizes, ["wins", "ties", "loses", "loses"], [3.0, 0.5, -2.0, -4.0])
+    assert e["holds_up_to"]["train_size"] == 300 and e["first_loss"]["train_size"] == 1000
+    assert e["level_again"] is None and e["behind_at_largest"] is True
+    e = F.small_data_extent(sizes, ["wins", None, "ties", "wins"], [3.0, None, 0.5, 2.0])
+    assert e["holds_up_to"]["train_size"] == 3000 and e["first_loss"] is None
