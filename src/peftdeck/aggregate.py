@@ -10,6 +10,7 @@ and the command that runs them, unless missing cells are allowed (`--allow-missi
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -19,10 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import findings
+from . import findings, health
+from . import methods as methods_registry
 from .config import SECTION_KINDS, enabled_experiments, experiment_cells, model_name, sections, slides_kind
 from .paths import Cell
-from .results import load_cell, write_json_atomic
+from .results import load_cell, memory_columns, write_json_atomic
 
 METRICS = list(findings.METRICS)
 SUMMARY_SCHEMA = "peftdeck.summary/1"
@@ -37,7 +39,9 @@ METRIC_LABELS = {"accuracy": "Accuracy", "f1": "F1", "exact_match": "EM", "matth
 METRIC_NAMES = {"accuracy": "Accuracy", "f1": "F1 score", "exact_match": "Exact match (EM)",
                 "matthews": "Matthews correlation", "pearson": "Pearson correlation",
                 "spearman": "Spearman correlation"}
-MEMORY_KINDS = {"cuda_max_allocated": "peak CUDA memory allocated", "cpu_peak_rss": "peak resident memory (CPU)"}
+MEMORY_KINDS = {"training_peak": "training memory (weights, gradients, optimizer state, activations saved for "
+                                 "backward; peak of a training step)",
+                "cuda_max_allocated": "peak CUDA memory allocated", "cpu_peak_rss": "peak resident memory (CPU)"}
 
 
 class MissingCellsError(RuntimeError):
@@ -75,10 +79,26 @@ def _row(experiment: str, cell: Cell, data: dict[str, Any], config: dict[str, An
     for m in METRICS:
         row[f"baseline_{m}"] = baseline.get(m, math.nan)
     row["collapsed"] = bool(predictions.get("collapsed", False))
+    # Run health (peftdeck.health): learned / not_learned / collapsed / diverged, with its evidence.
+    verdict = health.run_health(data)
+    test, loss = verdict["test"] or {}, verdict["loss"]
+    row["status"] = verdict["status"]
+    row["not_learned"] = verdict["status"] != "learned"
+    row["diverged"] = verdict["status"] == "diverged"
+    row["baseline_test"] = test.get("test")
+    row["baseline_p"] = test.get("p_value", math.nan)
+    row["loss_start"] = math.nan if loss["start"] is None else loss["start"]
+    row["loss_end"] = math.nan if loss["end"] is None else loss["end"]
+    row["loss_trend"] = loss["trend"]
+    row["loss_curve"] = json.dumps(compute.get("train_loss_curve") or [])
     row["trainable_params"] = trainable
     row["total_params"] = total
     row["trainable_pct"] = 100.0 * trainable / total if trainable is not None and total else math.nan
-    for key in ("peak_memory_bytes", "memory_kind", "train_flops", "train_s", "wall_s", "train_examples_per_s",
+    row.update(memory_columns(compute))  # training memory by kind; older cells: their single peak
+    storage = data.get("storage") or {}  # what the task needs beyond the shared base model
+    for key in ("task_bytes", "base_model_bytes"):
+        row[key] = math.nan if storage.get(key) is None else storage[key]
+    for key in ("train_flops", "train_s", "wall_s", "train_examples_per_s",
                 "device", "device_name", "precision", "steps", "epochs"):
         value = compute.get(key)
         row[key] = math.nan if value is None else value
@@ -89,8 +109,9 @@ def _row(experiment: str, cell: Cell, data: dict[str, Any], config: dict[str, An
 
 
 def run_command(paths: Sequence[str], config_path: str | None = None) -> str:
+    # Targets first: --configfile takes several files, so anything after it would be read as one.
     cfg = f" --configfile {config_path}" if config_path else ""
-    return f"snakemake --cores N{cfg} " + " ".join(paths)
+    return "snakemake --cores N " + " ".join(paths) + cfg
 
 
 def collect(config: dict[str, Any], allow_missing: bool = False, root: str | Path = ".",
@@ -111,7 +132,7 @@ def collect(config: dict[str, Any], allow_missing: bool = False, root: str | Pat
             spec = config["methods"].get(cell.method, {})
             if rel not in cache:
                 full = root / rel
-                cache[rel] = load_cell(full, expect=cell.as_dict()) if full.is_file() else None
+                cache[rel] = load_cell(full, expect=cell.as_dict(), config_path=config_path) if full.is_file() else None
             data = cache[rel]
             if data is None:
                 missing.append({"experiment": name, **cell.as_dict(), "method_label": spec.get("label", cell.method),
@@ -127,7 +148,7 @@ def collect(config: dict[str, Any], allow_missing: bool = False, root: str | Pat
         raise MissingCellsError(
             f"{len(paths)} of {total} cells have no result yet:\n  {listing}\n"
             f"Run them with:\n  {run_command(paths, config_path)}\n"
-            f"or build everything: snakemake --cores N{' --configfile ' + config_path if config_path else ''} slides/deck.md\n"
+            f"or build everything: snakemake --cores N deck{' --configfile ' + config_path if config_path else ''}\n"
             "To build the deck without them, pass --allow-missing (snakemake: --config allow_missing=true).",
             paths,
         )
@@ -151,21 +172,8 @@ def _missing_frame(missing: list[dict[str, Any]], df: pd.DataFrame) -> pd.DataFr
 
 
 def describe_method(spec: dict[str, Any]) -> str:
-    kind = spec.get("kind")
-    if kind == "full_ft":
-        return "every weight of the encoder and the task head"
-    if kind == "bitfit":
-        return "every bias term of the encoder, plus the task head"
-    if kind == "bitfit_subset":
-        return "query biases and intermediate (feed-forward) biases, plus the task head"
-    if kind == "lora":
-        targets = ", ".join(spec.get("target_modules", ["query", "value"]))
-        return f"rank-{spec.get('r', 8)} low-rank updates on {targets} (alpha {spec.get('alpha', 16)}), plus the task head"
-    if kind == "prompt_tuning":
-        return f"{spec.get('num_virtual_tokens', 20)} trainable virtual input tokens, plus the task head"
-    if kind and kind.startswith("adapter"):
-        return "small bottleneck adapter layers in every block, plus the task head"
-    return str(kind)
+    """What trains, in one line, as the method's module declares it (peftdeck/methods/)."""
+    return methods_registry.describe(spec)
 
 
 def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing: int) -> dict[str, Any]:
@@ -212,7 +220,7 @@ def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[
     ranks = None
     if "lora_ranks" in owner:
         exp = config["experiments"][owner["lora_ranks"]]
-        rank_of = {m: config["methods"][m].get("r", 8) for m in exp["methods"] if config["methods"][m]["kind"] == "lora"}
+        rank_of = _rank_of(config, exp["methods"])
         ranks = findings.rank_sweep(part(owner["lora_ranks"]), rank_of, tolerance)
     fractions = findings.fraction_sweep(part(owner["fractions"]), tolerance) if "fractions" in owner else None
     extra = []
@@ -291,17 +299,22 @@ def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[
     return findings.clean(summary)
 
 
-# Colours per method kind; a second method of the same kind gets the next shade.
-KIND_COLORS = {
-    "full_ft": ["#1f3b73", "#4a6fa5", "#8fa9d1"],
-    "bitfit": ["#d95f02", "#f28e2b", "#f7b267"],
-    "bitfit_subset": ["#e6ab02", "#c49a00", "#f1d264"],
-    "lora": ["#1b9e77", "#59c9a5", "#0e6b50"],
-    "prompt_tuning": ["#7570b3", "#a6a1d9", "#4d4890"],
-    "adapter_houlsby": ["#e7298a", "#f47cb8"],
-    "adapter_pfeiffer": ["#a6761d", "#d1a35a"],
-}
+# Colours per method kind, as each method's module declares them; a second method of the same kind
+# gets the next shade.
+KIND_COLORS = {kind: list(spec.colors) for kind, spec in methods_registry.method_specs().items()}
 EXTRA_COLORS = ["#666666", "#17becf", "#bcbd22", "#8c564b", "#9467bd", "#2ca02c"]
+
+
+def _rank_of(config: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """{method: rank} for the rank sweep: the methods of the experiment's first kind that has a rank option."""
+    kinds = [config["methods"][m]["kind"] for m in names]
+    ranked = [k for k in kinds if methods_registry.rank_option(k)]
+    if not ranked:
+        return {}
+    kind = ranked[0]
+    option = methods_registry.rank_option(kind)
+    default = methods_registry.get_spec(kind).defaults.get(option)
+    return {m: config["methods"][m].get(option, default) for m in names if config["methods"][m]["kind"] == kind}
 
 
 def method_palette(config: dict[str, Any], experiments: Sequence[str]) -> dict[str, str]:

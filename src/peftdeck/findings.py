@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from . import health
+from .methods import method_specs
 
 METRICS = ("accuracy", "f1", "exact_match", "matthews", "pearson", "spearman")
-REFERENCE_KIND = "full_ft"
 # Two scores within this many points (absolute) count as a tie in the regime table.
 TIE_TOLERANCE = 1.0
 HPARAM_KEYS = ("train_size", "schedule", "lr", "batch_size")
@@ -54,6 +54,7 @@ FIGURES = {
     "flops": ("glue", "Compute and memory"),
     "glue_results": ("glue", "Scores vs majority baseline"),
     "loss_curves": ("glue", "Training health: loss curves"),
+    "pareto": ("glue", "Pareto front: score vs cost"),
     "squad_curves": ("squad", "Scores vs training-set size"),
     "grid_{task}": ("grid", "Held-out score over learning rate × batch size"),
     "lora_ranks": ("lora_ranks", "Score vs trainable parameters"),
@@ -153,11 +154,16 @@ def _ordered_unique(values: Iterable[Any]) -> list[Any]:
     return out
 
 
+def reference_kinds() -> frozenset[str]:
+    """Method kinds that are the reference every other method is compared to (full fine-tuning)."""
+    return frozenset(k for k, spec in method_specs().items() if spec.reference)
+
+
 def reference_method(df: pd.DataFrame) -> str | None:
     """The experiment's Full FT reference: the first method (in row order) of kind full_ft."""
     if df.empty:
         return None
-    ref = df.loc[df["method_kind"] == REFERENCE_KIND, "method"]
+    ref = df.loc[df["method_kind"].isin(reference_kinds()), "method"]
     return str(ref.iloc[0]) if len(ref) else None
 
 
@@ -242,6 +248,7 @@ def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
     base_cols = {m: f"baseline_{m}" for m in METRICS if f"baseline_{m}" in present.columns}
     entry["baseline"] = {m: mean_std(present[c])["mean"] for m, c in base_cols.items() if present[c].notna().any()}
     for col in ("trainable_params", "total_params", "trainable_pct", "peak_memory_bytes", "train_flops",
+                "task_bytes", "base_model_bytes",
                 "train_s", "train_examples_per_s", "steps", "n_train", *(f"mem_{k}_bytes" for k in MEMORY_KINDS)):
         if col in present.columns:
             entry[col] = mean_std(present[col])["mean"]
@@ -542,6 +549,7 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
                                  for k in MEMORY_KINDS},
             "flops": relative_to_reference(table, m, reference, "train_flops"),
             "train_time": relative_to_reference(table, m, reference, "train_s"),
+            "storage": storage_cost(table, m, reference),
             "collapsed_tasks": collapsed, "not_learned_tasks": not_learned, "diverged_tasks": diverged,
             "missing_tasks": missing, "partial_tasks": partial,
             "matches_or_beats_reference_on": beats,
@@ -592,8 +600,66 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
         "has_ci": any((c or {}).get("decided_by") == "ci" for r in ordered for c in r["vs_reference"].values()),
         "ci_level": CI_LEVEL, "ci_min_seeds": CI_MIN_SEEDS,
     }
+    summary["pareto"] = pareto_fronts(table, labels, tasks)
+    summary["has_storage"] = any(r["storage"]["task_bytes"] is not None for r in ordered)
+    summary["storage_tasks"] = [str(n) for n in STORAGE_TASKS]
+    summary["storage_base_model_bytes"] = next((r["storage"]["base_model_bytes"] for r in ordered
+                                                if r["storage"]["base_model_bytes"] is not None), None)
     summary["observations"] = observations(summary)
     return clean(summary)
+
+
+STORAGE_TASKS = (1, 100)  # the storage slide: what one task and what a hundred tasks cost to keep
+
+
+def storage_cost(table: dict[str, dict[str, dict[str, Any]]], method: str, reference: str | None) -> dict[str, Any]:
+    """What a method costs to store: the task file (the trainable tensors, beyond the shared base
+    model) and, for 1 and 100 tasks, the base model once plus one task file each. The reference
+    (full fine-tuning) trains every weight, so each of its tasks is a whole model and nothing is shared."""
+    rel = relative_to_reference(table, method, reference, "task_bytes")
+    bases = [e[method]["base_model_bytes"] for e in table.values() if _finite(e.get(method, {}).get("base_model_bytes"))]
+    task, base = rel["value"], (float(np.mean(bases)) if bases else None)
+    out: dict[str, Any] = {"task_bytes": task, "ratio": rel["ratio"], "base_model_bytes": base, "tasks": {}}
+    if task is None:
+        return out
+    shares_base = method != reference
+    for n in STORAGE_TASKS:
+        out["tasks"][str(n)] = n * task + (base or 0.0) if shares_base else n * task
+    return out
+
+
+def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
+    """The methods no other method dominates: {method: (score, cost)}, higher score and lower cost
+    better; a method is dominated by one at least as good on both and strictly better on one."""
+    front = []
+    for m, (score, cost) in points.items():
+        dominated = any(s2 >= score and c2 <= cost and (s2 > score or c2 < cost)
+                        for m2, (s2, c2) in points.items() if m2 != m)
+        if not dominated:
+            front.append(m)
+    return front
+
+
+PARETO_COSTS = {"trainable_params": "trainable parameters", "peak_memory_bytes": "training memory",
+                "train_s": "training time"}
+
+
+def pareto_fronts(table: dict[str, dict[str, dict[str, Any]]], labels: Mapping[str, str],
+                  tasks: Sequence[str]) -> dict[str, Any]:
+    """Per task and cost (trainable parameters, training memory, training time): every learned
+    method's (score, cost) and the non-dominated ones, in order of cost."""
+    out: dict[str, Any] = {"costs": dict(PARETO_COSTS), "tasks": {}}
+    for t in tasks:
+        per_cost = {}
+        for cost in PARETO_COSTS:
+            pts = {m: (e["mean"], e[cost]) for m, e in table[t].items() if _learned(e) and _finite(e.get(cost))}
+            front = sorted(pareto_front(pts), key=lambda m: pts[m][1]) if len(pts) >= 2 else []
+            per_cost[cost] = {"points": {m: {"score": v[0], "cost": v[1], "label": labels.get(m, m)}
+                                         for m, v in pts.items()},
+                              "front": front, "front_labels": [labels.get(m, m) for m in front],
+                              "dominated_labels": [labels.get(m, m) for m in pts if m not in front]}
+        out["tasks"][t] = per_cost
+    return out
 
 
 def _primary_baseline(rows: pd.DataFrame) -> float | None:
@@ -770,6 +836,13 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
     out.append({"id": "memory_not_lower", "supported": bool(mem) and not all(x < 1.0 for _, x in mem),
                 "data": {"labels": [lab for lab, x in mem if x >= 1.0], "reference_label": s["reference_label"],
                          "memory_kinds": s["memory_kinds"]}})
+
+    # 8b. The Pareto front of score against training memory, per task: the methods worth choosing.
+    fronts = {t: (s.get("pareto") or {}).get("tasks", {}).get(t, {}).get("peak_memory_bytes") for t in tasks}
+    fronts = {t: f for t, f in fronts.items() if f and f["front"] and learned(t)}
+    out.append({"id": "pareto_memory", "supported": bool(fronts),
+                "data": {"tasks": [{"task": t, "front": f["front_labels"], "dominated": f["dominated_labels"]}
+                                   for t, f in fronts.items()]}})
 
     # 9. Fewest trainable parameters.
     withp = [r for r in s["methods"] if r["trainable_pct"] is not None]

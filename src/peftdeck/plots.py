@@ -1,7 +1,7 @@
 """The deck's figures, drawn from summary.json (and cells.csv for individual seeds).
 
     python -m peftdeck.plots --summary results/demo/tables/summary.json \\
-        --cells results/demo/tables/cells.csv --out-dir slides/figures
+        --cells results/demo/tables/cells.csv --out-dir slides/demo/figures
 
 Every figure is sized for a 16:9 slide (12 x 6 in, fonts 14 pt and up) and gives each method the
 same colour everywhere (the summary's `palette`, keyed by method label).
@@ -24,13 +24,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .findings import FIGURES  # noqa: E402
+from .findings import FIGURES, MEMORY_KINDS  # noqa: E402
 
 FIGSIZE = (12, 6)
 FLOP_UNITS = [("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("FLOP", 1.0)]
 BYTE_UNITS = [("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10), ("bytes", 1.0)]
 DPI = 150
 GREY = "#666666"
+# One colour per kind of training memory, the same on every figure that stacks them.
+MEMORY_COLORS = {"weights": "#7f7f7f", "gradients": "#d62728", "optimizer_state": "#ff7f0e",
+                 "activations": "#1f77b4", "other": "#c7c7c7"}
+MEMORY_LABELS = {"weights": "weights", "gradients": "gradients", "optimizer_state": "optimizer state",
+                 "activations": "activations (saved for backward)", "other": "other (buffers)"}
 
 
 def _style() -> None:
@@ -87,9 +92,9 @@ def parameter_efficiency(summary: dict[str, Any], out_dir: Path) -> Path:
     if finite:
         ax1.set_xlim(min(finite) / 3, max(finite) * 12)
 
-    use_pct = glue.get("reference") is not None and any(_ok(m["pct_of_reference"]) for m in methods)
+    use_pct = glue.get("reference") is not None and any(_ok(m.get("gain_share")) for m in methods)
     for m in methods:
-        score = m["pct_of_reference"] if use_pct else m["average"]
+        score = m.get("gain_share") if use_pct else m["average"]
         if not (_ok(score) and _ok(m["trainable_pct"])):
             continue
         ax2.scatter(m["trainable_pct"], score, s=220, color=_color(summary, m["label"]), edgecolor="black",
@@ -99,7 +104,7 @@ def parameter_efficiency(summary: dict[str, Any], out_dir: Path) -> Path:
     ax2.set_xscale("log")
     ax2.set_xlabel("trainable parameters, % of total (log scale)")
     ref = glue.get("reference_label") or "reference"
-    ax2.set_ylabel(f"% of {ref} score (mean over tasks)" if use_pct else "mean score over tasks")
+    ax2.set_ylabel(f"% of {ref}'s gain over the baseline kept" if use_pct else "mean score over tasks")
     ax2.set_title("Score vs parameters trained")
     ax2.margins(x=0.35, y=0.2)
     fig.tight_layout()
@@ -115,10 +120,13 @@ def flops(summary: dict[str, Any], out_dir: Path) -> Path:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=FIGSIZE)
     x = np.arange(len(methods))
     ref = glue.get("reference_label") or "reference"
-    for ax, key, units, title in (
-        (ax1, "flops", FLOP_UNITS, "Training compute"),
-        (ax2, "memory", BYTE_UNITS, "Peak memory"),
-    ):
+    stacked = any(_ok(v) for m in methods for v in (m.get("memory_breakdown") or {}).values())
+    panels = [(ax1, "flops", FLOP_UNITS, "Training compute")]
+    if stacked:
+        memory_stack(ax2, methods, labels)
+    else:  # results without the breakdown: one bar of the recorded peak
+        panels.append((ax2, "memory", BYTE_UNITS, "Peak memory"))
+    for ax, key, units, title in panels:
         raw = [m[key]["value"] if _ok(m[key]["value"]) else np.nan for m in methods]
         peak = np.nanmax(raw) if np.isfinite(raw).any() else 1.0
         unit, scale = next(((u, f) for u, f in units if peak >= f), units[-1])
@@ -133,12 +141,41 @@ def flops(summary: dict[str, Any], out_dir: Path) -> Path:
                 ax.text(xi, v + top * 0.02, f"{m[key]['ratio']:.2f}×", ha="center", va="bottom", fontsize=13)
         ax.set_ylim(0, top * 1.18)
     kinds = summary.get("meta", {}).get("memory_kind_labels") or []
-    if kinds:
+    if kinds and not stacked:
         ax2.set_title(f"Peak memory ({', '.join(kinds)})", fontsize=14)
     fig.suptitle(f"Ratios relative to {ref}", fontsize=15, y=1.0)
     fig.tight_layout()
     _demo_mark(fig, summary)
     return _save(fig, out_dir, "flops")
+
+
+def memory_stack(ax, methods: list[dict[str, Any]], labels: list[str]) -> None:
+    """Training memory per method, stacked by kind, with each method's peak marked and its ratio."""
+    x = np.arange(len(methods))
+    parts = {k: np.array([(m.get("memory_breakdown") or {}).get(k) if _ok((m.get("memory_breakdown") or {}).get(k))
+                          else 0.0 for m in methods], dtype=float) for k in MEMORY_KINDS}
+    totals = sum(parts.values())
+    peaks = np.array([m["memory"]["value"] if _ok(m["memory"]["value"]) else np.nan for m in methods], dtype=float)
+    high = float(np.nanmax(np.concatenate([totals, peaks]))) if np.isfinite(np.concatenate([totals, peaks])).any() else 1.0
+    unit, scale = next(((u, f) for u, f in BYTE_UNITS if high >= f), BYTE_UNITS[-1])
+    bottom = np.zeros(len(methods))
+    for k in MEMORY_KINDS:
+        if not parts[k].any():
+            continue
+        ax.bar(x, parts[k] / scale, bottom=bottom, color=MEMORY_COLORS[k], edgecolor="black", linewidth=0.6,
+               label=MEMORY_LABELS[k], width=0.7)
+        bottom += parts[k] / scale
+    ax.hlines(peaks / scale, x - 0.42, x + 0.42, colors="black", linewidth=3, label="peak of a step", zorder=4)
+    top = high / scale
+    for xi, m, total, peak in zip(x, methods, bottom, peaks / scale):
+        if _ok(m["memory"]["ratio"]):
+            y = np.nanmax([total, peak])
+            ax.text(xi, y + top * 0.02, f"{m['memory']['ratio']:.2f}×", ha="center", va="bottom", fontsize=13)
+    ax.set_xticks(x, labels, rotation=25, ha="right")
+    ax.set_ylabel(f"{unit} per run (mean over tasks)")
+    ax.set_title("Training memory by kind")
+    ax.set_ylim(0, top * 1.18)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=12)
 
 
 def glue_results(summary: dict[str, Any], out_dir: Path) -> Path:
@@ -162,7 +199,7 @@ def glue_results(summary: dict[str, Any], out_dir: Path) -> Path:
                 ax.text(xi, lo + 1, "missing", rotation=90, ha="center", va="bottom", fontsize=12, color=GREY)
                 continue
             ax.bar(xi, mean, width=width * 0.95, color=_color(summary, m["label"]), edgecolor="black",
-                   linewidth=0.6, hatch="//" if e.get("collapsed") else None,
+                   linewidth=0.6, hatch="//" if e.get("not_learned") or e.get("collapsed") else None,
                    yerr=e["std"] if _ok(e.get("std")) else None, capsize=4 if _ok(e.get("std")) else 0)
         ax.bar(np.nan, np.nan, color=_color(summary, m["label"]), label=m["label"])
     for j, t in enumerate(tasks):
@@ -180,13 +217,102 @@ def glue_results(summary: dict[str, Any], out_dir: Path) -> Path:
     title = "Primary score per task"
     if glue.get("multi_seed"):
         title += " (mean ± std over seeds)"
-    if any(m["collapsed_tasks"] for m in methods):
-        title += " — hatched: collapsed run"
+    if any(m.get("not_learned_tasks") or m["collapsed_tasks"] for m in methods):
+        title += " — hatched: not learned"
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     _demo_mark(fig, summary)
     return _save(fig, out_dir, "glue_results")
+
+
+def loss_curves(summary: dict[str, Any], out_dir: Path) -> Path:
+    """Training health: the training-loss curve of every part I run, one panel per task."""
+    glue = summary["glue"]
+    curves = glue.get("loss_curves") or {}
+    tasks = glue["tasks"]
+    labels = {m["method"]: m["label"] for m in glue["methods"]}
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=FIGSIZE, squeeze=False)
+    for ax, t in zip(axes[0], tasks):
+        ax.set_title(_task_label(summary, t))
+        per = curves.get(t) or {}
+        if not per:
+            _no_data(ax)
+            continue
+        for m in glue.get("method_order") or list(per):
+            c = per.get(m)
+            if not c:
+                continue
+            pts = [(x, y) for x, y in c["curve"] if _ok(x) and _ok(y)]
+            failed = c.get("status") not in (None, "learned")
+            ax.plot([x for x, _ in pts], [y for _, y in pts], color=_color(summary, labels.get(m, m)),
+                    linestyle="--" if failed else "-", linewidth=2, marker="o", markersize=3,
+                    label=labels.get(m, m))
+            if c.get("status") == "diverged":
+                x, y = pts[-1] if pts else (None, None)
+                if x is not None:
+                    ax.plot([x], [y], marker="X", markersize=12, color="black", zorder=5)
+        ax.set_xlabel("optimizer step")
+        values = [y for c in per.values() for _, y in c["curve"] if _ok(y) and y > 0]
+        if values and max(values) > 20 * min(values):  # a diverged run: only a log scale shows both
+            ax.set_yscale("log")
+            ax.set_ylabel("training loss (log scale)")
+        else:
+            ax.set_ylabel("training loss")
+    handles, names = [], []
+    for ax in axes[0]:
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    if names:
+        fig.legend(handles, names, loc="upper left", ncol=min(len(names), 5), frameon=False,
+                   bbox_to_anchor=(0.0, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    _demo_mark(fig, summary)
+    return _save(fig, out_dir, "loss_curves")
+
+
+def pareto(summary: dict[str, Any], out_dir: Path) -> Path:
+    """Score against each cost (trainable parameters, training memory, training time), one row per
+    task; the non-dominated methods are filled and joined, the dominated ones hollow."""
+    glue = summary["glue"]
+    par = glue.get("pareto") or {"costs": {}, "tasks": {}}
+    tasks, costs = glue["tasks"], list(par["costs"])
+    metric_labels = summary.get("metric_labels", {})
+    fig, axes = plt.subplots(max(len(tasks), 1), max(len(costs), 1), figsize=(13, 2.6 * max(len(tasks), 1) + 0.8),
+                             squeeze=False)
+    for i, t in enumerate(tasks):
+        for j, cost in enumerate(costs):
+            ax = axes[i][j]
+            entry = (par["tasks"].get(t) or {}).get(cost) or {}
+            pts = entry.get("points") or {}
+            if not pts:
+                _no_data(ax, "no learned runs")
+                continue
+            front = entry.get("front") or []
+            for m, p in pts.items():
+                on = m in front
+                ax.scatter(p["cost"], p["score"], s=140, zorder=3, linewidth=1.5,
+                           color=_color(summary, p["label"]) if on else "white",
+                           edgecolor=_color(summary, p["label"]) if not on else "black")
+            if len(front) >= 2:
+                ax.step([pts[m]["cost"] for m in front], [pts[m]["score"] for m in front], where="post",
+                        color=GREY, linewidth=1.2, zorder=2)
+            ax.set_xscale("log")
+            ax.margins(x=0.25, y=0.25)
+            if i == len(tasks) - 1:
+                ax.set_xlabel(par["costs"][cost] + (" (s)" if cost == "train_s" else
+                                                    " (bytes)" if cost == "peak_memory_bytes" else ""))
+            if j == 0:
+                pm = glue["task_info"][t]["primary_metric"]
+                ax.set_ylabel(f"{_task_label(summary, t)}\n{metric_labels.get(pm, pm or '')}")
+    handles = [plt.Line2D([], [], marker="o", linestyle="", markersize=10, color=_color(summary, m["label"]),
+                          markeredgecolor="black", label=m["label"]) for m in glue["methods"]]
+    fig.legend(handles=handles, loc="upper left", ncol=min(len(handles), 5), frameon=False, bbox_to_anchor=(0.0, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    _demo_mark(fig, summary)
+    return _save(fig, out_dir, "pareto")
 
 
 # --- part II ---------------------------------------------------------------------------------
@@ -388,6 +514,7 @@ def fractions(summary: dict[str, Any], out_dir: Path, name: str = "fractions") -
 
 
 DRAW = {"parameter_efficiency": parameter_efficiency, "flops": flops, "glue_results": glue_results,
+        "loss_curves": loss_curves, "pareto": pareto,
         "squad_curves": squad_curves}
 
 
@@ -423,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m peftdeck.plots", description="Draw the deck's figures.")
     ap.add_argument("--summary", required=True, help="summary.json written by peftdeck.aggregate")
     ap.add_argument("--cells", help="cells.csv written by peftdeck.aggregate (individual seeds)")
-    ap.add_argument("--out-dir", default="slides/figures")
+    ap.add_argument("--out-dir", default="slides/demo/figures")
     args = ap.parse_args(argv)
     summary = json.loads(Path(args.summary).read_text())
     df = pd.read_csv(args.cells) if args.cells and Path(args.cells).is_file() else None

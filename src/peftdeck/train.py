@@ -11,7 +11,6 @@ import math
 import os
 import platform
 import random
-import resource
 import sys
 import time
 from datetime import datetime, timezone
@@ -21,8 +20,10 @@ import numpy as np
 import torch
 
 from . import __version__
+from .devices import held_slot
 from .fingerprint import fingerprint, fingerprint_files
-from .methods import apply_method, count_parameters
+from .memory import TrainingMemoryMeter, process_peaks
+from .methods import apply_method, count_added, count_parameters, trainable_state
 from .results import SCHEMA, write_json_atomic
 from .tasks import get_task
 
@@ -57,13 +58,17 @@ def load_model(model_spec: dict[str, Any], task, num_labels: int | None):
     if not os.path.isdir(location):
         raise FileNotFoundError(
             f"model folder {location} does not exist; "
-            + ("run the fetch rule first (snakemake --cores 1 fetch) on a machine with internet"
+            + ("run the fetch rule first (snakemake --cores 1 fetch"
+               + (f" --configfile {os.environ['PEFTDECK_CONFIG_LABEL']}" if os.environ.get("PEFTDECK_CONFIG_LABEL") else "")
+               + ") on a machine with internet"
                if model_spec["source"] == "hub" else "fix model.path in the config")
         )
+    # Any encoder architecture transformers has these heads for (BERT, RoBERTa, DeBERTa-v2/v3,
+    # DistilBERT, ModernBERT, ...); methods that target named modules look them up per architecture.
     if task.kind == "qa":
-        from transformers import BertForQuestionAnswering as cls  # noqa: N813
+        from transformers import AutoModelForQuestionAnswering as cls  # noqa: N813
     else:
-        from transformers import BertForSequenceClassification as cls  # noqa: N813
+        from transformers import AutoModelForSequenceClassification as cls  # noqa: N813
     kwargs: dict[str, Any] = {}
     if task.kind != "qa":
         kwargs["num_labels"] = num_labels
@@ -71,7 +76,7 @@ def load_model(model_spec: dict[str, Any], task, num_labels: int | None):
             kwargs["problem_type"] = "regression"
     config = AutoConfig.from_pretrained(location, local_files_only=True, **kwargs)
     if model_spec["source"] == "random":
-        return cls(config)
+        return cls.from_config(config)
     if not os.path.isfile(os.path.join(location, "model.safetensors")):
         found = sorted(os.listdir(location))
         raise FileNotFoundError(
@@ -114,7 +119,9 @@ def collate(features: dict[str, list], idx: list[int], keys: list[str], device: 
         mask[row, : len(seq)] = 1
         if "token_type_ids" in features:
             types[row, : len(seq)] = torch.tensor(features["token_type_ids"][i])
-    batch["input_ids"], batch["attention_mask"], batch["token_type_ids"] = ids, mask, types
+    batch["input_ids"], batch["attention_mask"] = ids, mask
+    if "token_type_ids" in features:  # dropped for models without segment embeddings (see uses_token_types)
+        batch["token_type_ids"] = types
     for key in keys:
         values = [features[key][i] for i in idx]
         dtype = torch.float32 if isinstance(values[0], float) else torch.long
@@ -168,7 +175,9 @@ def loss_curve(losses: list[float], bins: int = 20) -> list[list[float]]:
     if n == 0:
         return []
     edges = [round(i * n / min(bins, n)) for i in range(min(bins, n) + 1)]
-    return [[edges[i + 1], float(np.mean(losses[edges[i]:edges[i + 1]]))] for i in range(len(edges) - 1)]
+    means = [float(np.mean(losses[edges[i]:edges[i + 1]])) for i in range(len(edges) - 1)]
+    # A bin whose loss is not finite (the run diverged) is written as null: JSON has no NaN.
+    return [[edges[i + 1], m if math.isfinite(m) else None] for i, m in enumerate(means)]
 
 
 def linear_warmup_decay(step: int, total: int, warmup: int) -> float:
@@ -199,12 +208,6 @@ def make_optimizer(params: list[torch.nn.Parameter], lr: float, weight_decay: fl
 
 
 # --- measurement -------------------------------------------------------------------------------
-
-def peak_memory(device: torch.device) -> tuple[int, str]:
-    if device.type == "cuda":
-        return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "cpu_peak_rss"
-
 
 def measure_step_flops(step_fn) -> int:
     """FLOPs of one forward+backward, counted by PyTorch's operator-level counter."""
@@ -266,7 +269,11 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
 
     seed_everything(seed)
     model = load_model(spec["model"], task, task.num_labels)
+    if not uses_token_types(model):
+        for feats in (train_feats, eval_feats, select_feats or {}):
+            feats.pop("token_type_ids", None)
     _, base_total = count_parameters(model)
+    base_bytes = parameter_bytes(model)
     model = apply_method(model, spec["method"]["kind"], task.kind, spec["method"]["options"])
     trainable, _ = count_parameters(model)
 
@@ -315,6 +322,8 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
         return loss.detach().float()
 
     model.train()
+    memory_meter = TrainingMemoryMeter(model, optimizer)  # weights, gradients, optimizer state, activations
+    training_memory = None
     flops_per_token = None
     tokens = 0
     padded_tokens = 0  # what the model actually ran on: each micro-batch is as wide as its longest example
@@ -338,7 +347,8 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
                     # Count one micro-step's FLOPs exactly, then scale by tokens processed: cost is
                     # linear in tokens for these sequence lengths (attention's share is small).
                     holder: list[torch.Tensor] = []
-                    flops = measure_step_flops(lambda: holder.append(forward_backward(part)))
+                    flops = measure_step_flops(
+                        lambda: holder.append(memory_meter.micro_step(lambda: forward_backward(part))))
                     flops_per_token = flops / sum(lengths[i] for i in part)
                     loss_sum += holder[0]
                 else:
@@ -348,6 +358,9 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
                 torch.nn.utils.clip_grad_norm_(params, clip)
             scaler.step(optimizer)
             scaler.update()
+            if training_memory is None:
+                first = idx[:micro]  # the measured micro-batch: its padded shape sets the activations
+                training_memory = memory_meter.finish(accum, (len(first), max(lengths[i] for i in first)))
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
             losses.append(loss_sum / math.ceil(len(idx) / micro))
@@ -369,8 +382,9 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
         selection = {"split": "held-out part of train", "fraction": cell["holdout"], "n": len(select_rows),
                      "metrics": {k: float(v) for k, v in task.score(select_rows, select_feats, select_out).items()}}
     eval_s = time.perf_counter() - eval0
-    mem, mem_kind = peak_memory(device)
+    peaks = process_peaks(device)
     loss_values = [float(x) for x in losses]  # one device-to-host read per step, after training
+    storage = task_storage(model, out_path, base_bytes, keep=bool(training.get("save_weights")))
 
     result: dict[str, Any] = {
         "schema": SCHEMA,
@@ -381,17 +395,23 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
                  "metrics": list(task.metrics), "n_train": len(train_rows), "n_train_features": n_feat,
                  "n_eval": len(eval_rows), "n_eval_features": len(eval_feats["input_ids"])},
         "metrics": {k: float(v) for k, v in metrics.items()},
-        "params": {"trainable": trainable, "total": base_total, "added_by_method": _added(model)},
+        "params": {"trainable": trainable, "total": base_total,
+                   "added_by_method": _added(model, spec["method"]["kind"])},
+        "storage": storage,
         "compute": {
             "device": device.type,
             "device_name": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
+            # The GPU slot this cell held (peftdeck.devices); None where it took none (CPU).
+            "device_slot": held_slot(),
             "threads": torch.get_num_threads(),
             "precision": precision,
             "attn_implementation": getattr(getattr(model, "config", None), "_attn_implementation", None),
             "train_flops": float((flops_per_token or 0.0) * tokens),
             "flops_method": "torch.utils.flop_counter on the first step, scaled by tokens trained",
-            "peak_memory_bytes": mem,
-            "memory_kind": mem_kind,
+            # By kind, measured on the first step (see peftdeck.memory); then the allocator's and
+            # the process's own peaks, each under its own name.
+            "training_memory": training_memory,
+            **peaks,
             "startup_s": startup_s,
             "startup_cpu_s": startup_cpu_s,
             "train_s": train_s,
@@ -408,7 +428,7 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
             "micro_batch_size": micro,
             "grad_accum_steps": accum,
             "attempt": attempt,
-            "final_train_loss": float(np.mean(loss_values[-10:])) if loss_values else None,
+            "final_train_loss": _finite_or(float(np.mean(loss_values[-10:])), None) if loss_values else None,
             # [last step of the bin, mean loss] over at most 20 equal bins: enough to tell a run that
             # never left the starting loss (a collapsed classifier) from one that learned.
             "train_loss_curve": loss_curve(loss_values),
@@ -442,10 +462,63 @@ def _finite_or(value: float, fallback: float) -> float:
     return value if math.isfinite(value) else fallback
 
 
-def _added(model: torch.nn.Module) -> int:
-    """Parameters a peft method added (adapters, prompts), not counting the head copies it keeps."""
-    return sum(p.numel() for n, p in model.named_parameters()
-               if "lora_" in n or "prompt_encoder" in n)
+def _added(model: torch.nn.Module, kind: str) -> int:
+    """Parameters the method added (low-rank matrices, adapters, prompts, scaling vectors), as its
+    module declares them; not counting the head copies peft keeps."""
+    return count_added(model, kind)
+
+
+TASK_WEIGHTS = "task_weights.safetensors"
+
+
+def task_storage(model: torch.nn.Module, out_path: str, base_bytes: int, keep: bool) -> dict[str, Any]:
+    """What serving this task costs on top of the shared base model: its trainable tensors as safetensors.
+
+    They are written next to the cell's output and measured; the file stays there (as
+    task_weights.safetensors beside metrics.json) only when `keep` (the study's `training.save_weights`);
+    otherwise an earlier run's file is removed too, since it would not match this result.
+    """
+    from safetensors.torch import save_file
+
+    state = trainable_state(model)
+    folder = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{TASK_WEIGHTS}.{os.getpid()}.tmp")
+    try:
+        save_file(state, tmp)
+        size = os.path.getsize(tmp)
+        final = os.path.join(folder, TASK_WEIGHTS)
+        if keep:
+            os.replace(tmp, final)
+        elif os.path.exists(final):  # an earlier run's tensors would not match this cell's result
+            os.remove(final)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return {"task_bytes": int(size), "task_tensors": len(state),
+            "task_parameters": int(sum(t.numel() for t in state.values())),
+            "base_model_bytes": int(base_bytes), "format": "safetensors",
+            "saved": TASK_WEIGHTS if keep else None}
+
+
+def uses_token_types(model: torch.nn.Module) -> bool:
+    """Whether the model reads segment ids: its forward takes them and it has more than one segment embedding."""
+    import inspect
+
+    if "token_type_ids" not in inspect.signature(model.forward).parameters:
+        return False
+    return int(getattr(model.config, "type_vocab_size", 0) or 0) > 1
+
+
+def parameter_bytes(model: torch.nn.Module) -> int:
+    """Bytes of the model's unique parameter tensors as loaded (the shared base model a task builds on)."""
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel() * p.element_size()
+    return total
 
 
 @torch.no_grad()

@@ -56,7 +56,8 @@ def test_missing_cells_raise_listing_every_path_and_the_command(tmp_path, config
     msg = str(err.value)
     for path in expected:
         assert path in msg
-    assert "snakemake --cores N --configfile config/x.yaml " + " ".join(err.value.paths) in msg
+    # Targets before --configfile (it takes several files).
+    assert "snakemake --cores N " + " ".join(err.value.paths) + " --configfile config/x.yaml" in msg
     assert "--allow-missing" in msg
 
 
@@ -111,7 +112,7 @@ def test_write_tables(complete, config, tmp_path):
     assert set(loaded) >= {"meta", "tasks", "methods", "palette", "experiments", "glue", "squad", "squad_epochs",
                            "conclusions", "figures", "missing"}
     assert loaded["meta"]["config_file"] == "config/x.yaml" and not loaded["meta"]["demo"]
-    assert [f["name"] for f in loaded["figures"]] == ["parameter_efficiency", "flops", "glue_results", "squad_curves"]
+    assert [f["name"] for f in loaded["figures"]] == ["parameter_efficiency", "flops", "glue_results", "loss_curves", "pareto", "squad_curves"]
     # One colour per method label, the same for every figure.
     assert len(set(loaded["palette"].values())) == len(loaded["palette"])
     glue_md = (out / "glue.md").read_text()

@@ -15,7 +15,8 @@ TEMPLATE = REPO / "templates" / "deck.md.j2"
 SECTIONS = [
     "# Agenda", "# Metrics per task", "# Methods overview", "# Memory and compute per method",
     "# Part I — setup", "# Part I — results", "# Part I — observations", "# Part I — Parameter efficiency",
-    "# Part I — Compute and memory", "# Part I — Scores vs majority baseline", "# Part I — Training health: loss curves",
+    "# Part I — Compute and memory", "# Part I — Scores vs majority baseline", "# Part I — Pareto front: score vs cost",
+    "# Part I — Training health: loss curves",
     "# Part II — SQuAD v1.1: hypothesis",
     "# Part II — setup", "# Part II — fixed epochs vs step budget", "# Part II — F1 score",
     "# Part II — Exact match (EM)", "# Part II — Scores vs training-set size",
@@ -48,7 +49,7 @@ def test_every_section_present_and_no_leaks(tmp_path):
     assert not re.search(r"\b(nan|NaN|None|inf|undefined)\b", md)
     assert BANNER in md
     assert md.startswith("---\nmarp: true\n")
-    for name in ("parameter_efficiency", "flops", "glue_results", "loss_curves", "squad_curves"):
+    for name in ("parameter_efficiency", "flops", "glue_results", "loss_curves", "pareto", "squad_curves"):
         assert f"](figures/{name}.png)" in md
     # Every separator stands alone between blank lines, so no paragraph turns into a heading.
     lines = md.splitlines()

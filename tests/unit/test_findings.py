@@ -366,3 +366,38 @@ def test_small_data_extent_when_outcomes_go_up_and_down():
     assert e["level_again"] is None and e["behind_at_largest"] is True
     e = F.small_data_extent(sizes, ["wins", None, "ties", "wins"], [3.0, None, 0.5, 2.0])
     assert e["holds_up_to"]["train_size"] == 3000 and e["first_loss"] is None
+
+
+def test_pareto_front_by_hand():
+    # (score, cost): B dominates D (higher and cheaper); A is cheapest; C scores highest.
+    pts = {"A": (80.0, 1.0), "B": (85.0, 10.0), "C": (90.0, 100.0), "D": (84.0, 20.0), "E": (85.0, 10.0)}
+    assert sorted(F.pareto_front(pts)) == ["A", "B", "C", "E"]  # equal points do not dominate each other
+    assert F.pareto_front({"A": (80.0, 1.0)}) == ["A"]
+
+
+def test_pareto_fronts_leave_out_runs_that_did_not_learn():
+    df = rows([("sst2", "full_ft", "full_ft", 90.0, {"peak_memory_bytes": 1000.0, "train_s": 10.0}),
+               ("sst2", "lora", "lora", 88.0, {"peak_memory_bytes": 400.0, "train_s": 8.0, "trainable_params": 10}),
+               ("sst2", "bitfit", "bitfit", 86.0, {"peak_memory_bytes": 500.0, "train_s": 12.0, "trainable_params": 5}),
+               # cheapest of all, but at the baseline: not a choice worth offering
+               ("sst2", "prompt", "prompt_tuning", 50.0, {"peak_memory_bytes": 100.0, "train_s": 1.0})])
+    s = F.methods_summary(df)
+    mem = s["pareto"]["tasks"]["sst2"]["peak_memory_bytes"]
+    assert mem["front"] == ["lora", "full_ft"] and mem["dominated_labels"] == ["BITFIT"]
+    assert "prompt" not in mem["points"]
+    params = s["pareto"]["tasks"]["sst2"]["trainable_params"]
+    # By trainable parameters every learned method is on the front: each step up in cost buys score.
+    assert params["front"] == ["bitfit", "lora", "full_ft"]
+    assert obs(s, "pareto_memory")[0]["data"]["tasks"] == [{"task": "sst2", "front": ["LORA", "FULL_FT"],
+                                                           "dominated": ["BITFIT"]}]
+
+
+def test_storage_for_one_and_a_hundred_tasks():
+    df = rows([("sst2", "full_ft", "full_ft", 90.0, {"task_bytes": 400.0, "base_model_bytes": 400.0}),
+               ("sst2", "lora", "lora", 88.0, {"task_bytes": 4.0, "base_model_bytes": 400.0})])
+    s = F.methods_summary(df)
+    by = {m["method"]: m["storage"] for m in s["methods"]}
+    assert by["full_ft"]["tasks"] == {"1": 400.0, "100": 40_000.0}  # a whole model per task
+    assert by["lora"]["tasks"] == {"1": 404.0, "100": 800.0}  # the base once, then 4 bytes a task
+    assert by["lora"]["ratio"] == pytest.approx(0.01)
+    assert s["has_storage"] and s["storage_base_model_bytes"] == 400.0

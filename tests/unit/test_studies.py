@@ -268,7 +268,7 @@ def test_demo_ships_the_studies_switched_off():
 
 def test_wider_configs_describe_the_study():
     cfg = load_config(REPO / "config/wider.yaml")
-    assert cfg["model"] == {**cfg["model"], "source": "hub", "id": "bert-base-uncased"}
+    assert cfg["model"] == {**cfg["model"], "source": "hub", "id": "google-bert/bert-base-uncased"}
     assert sections(cfg) == {"fractions": "fractions", "lora_ranks": "lora_ranks"}
     fr = cfg["experiments"]["fractions"]
     assert fr["tasks"] == ["cola", "stsb", "mrpc"] and {"full_ft", "bitfit"} <= set(fr["methods"])
@@ -288,7 +288,7 @@ def test_wider_configs_describe_the_study():
 def test_figure_specs_follow_the_sections():
     cfg = wider_config("grid", "ranks", "fractions")
     names = [f["name"] for f in F.figure_specs(cfg)]
-    assert names == ["parameter_efficiency", "flops", "glue_results", "squad_curves", "grid_sst2", "grid_mrpc",
+    assert names == ["parameter_efficiency", "flops", "glue_results", "loss_curves", "pareto", "squad_curves", "grid_sst2", "grid_mrpc",
                      "lora_ranks", "fractions"]
     only = wider_config("fractions", core=False)
     assert [f["name"] for f in F.figure_specs(only)] == ["fractions"]
