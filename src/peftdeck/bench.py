@@ -3,6 +3,7 @@
     python -m peftdeck.bench --quick                      # CI smoke run: tiny random BERT, generated data, seconds
     python -m peftdeck.bench                              # full: all-MiniLM-L6-v2 (package), SST-2 subset
     python -m peftdeck.bench --model-config <folder>      # random weights at that config's scale (e.g. BERT-base)
+    python -m peftdeck.bench --memory [--model-config <folder>]  # training memory by kind only (default: BERT-base config)
     python workflow/scripts/benchmark.py ...              # the same command line
 
 The same cell (model, data, hyper-parameters, seed) runs as
@@ -20,6 +21,9 @@ FT through our path (same model and data), the fixed cost of a cell (a tiny cell
 ``python -m peftdeck.run_cell``, process start to first training step, and the import breakdown),
 and the machine's dense matmul peak (fp32 on CPU, bf16 on GPU) that utilisation is measured against.
 ``--makespan`` also times several small cells run one after another vs all at once on one device.
+Every report shows the training memory by kind (``peftdeck.memory``) of the Full FT and BitFit runs
+next to the analytic count; ``--memory`` measures only that, one training step per method on random
+weights at BERT-base scale (or ``--model-config``), without data or the Trainer runs.
 
 Nothing here asserts timings; ``--json`` keeps every number. Exit status 0 unless a variant failed.
 """
@@ -239,7 +243,9 @@ def run_ours(spec: dict[str, Any], work: Path, name: str) -> dict[str, Any]:
         "device": c["device"], "device_name": c["device_name"], "precision": c["precision"],
         "threads": c.get("threads"), "attn_implementation": c.get("attn_implementation"),
         "params_trainable": cell["params"]["trainable"], "params_total": cell["params"]["total"],
-        "gpu_peak_bytes": c["peak_memory_bytes"] if c.get("memory_kind") == "cuda_max_allocated" else None,
+        "gpu_peak_bytes": c.get("cuda_max_allocated_bytes",
+                                c.get("peak_memory_bytes") if c.get("memory_kind") == "cuda_max_allocated" else None),
+        "training_memory": c.get("training_memory"), "grad_accum_steps": c.get("grad_accum_steps"),
         "optimizer": "AdamW (fused where available)", "padding": "dynamic, length-grouped", "eval_in_training": False,
     }
 
@@ -456,7 +462,149 @@ def _worker_weights(job: dict[str, Any]) -> dict[str, Any]:
     return {"dir": job["dir"]}
 
 
-WORKERS = {"trainer": _worker_trainer, "peak": _worker_peak, "imports": _worker_imports, "weights": _worker_weights}
+MEMORY_METHODS = {"full_ft": {}, "bitfit": {}, "lora": {"r": 8, "alpha": 16, "dropout": 0.0}}
+MEMORY_ROWS = (("weights", "weights"), ("gradients", "gradients"), ("optimizer_state", "optimizer state (AdamW)"),
+               ("activations", "activations saved for backward"), ("other", "other (buffers)"),
+               ("peak", "peak of a step"))
+
+
+def _worker_memory(job: dict[str, Any]) -> dict[str, Any]:
+    """Training memory by kind of one method: the pipeline's model, method and optimizer, one measured
+    step on a random batch of `batch_size` x `max_length` tokens, then a second step in which a GPU's
+    allocator peak is read (steady state: optimizer state exists, gradients were freed)."""
+    import torch
+
+    from .memory import TrainingMemoryMeter, analytic_adamw, unique_bytes
+    from .methods import apply_method, count_parameters
+    from .tasks import get_task
+    from .train import load_model, make_optimizer, pick_device, pick_precision, seed_everything
+
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
+    task = get_task("sst2")
+    seed_everything(int(job.get("seed", 42)))
+    model = load_model({"source": "random", "location": job["model_dir"]}, task, task.num_labels)
+    model = apply_method(model, job["method"], task.kind, MEMORY_METHODS.get(job["method"], {}))
+    trainable, total = count_parameters(model)
+    device = pick_device()
+    precision = pick_precision(job.get("precision", "auto"), device)
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, 1e-4, 0.01, device)
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    gen = torch.Generator().manual_seed(0)
+    b, n = int(job["batch_size"]), int(job["max_length"])
+    vocab = model.config.vocab_size
+
+    def forward_backward():
+        ids = torch.randint(0, vocab, (b, n), generator=gen).to(device)
+        labels = torch.randint(0, 2, (b,), generator=gen).to(device)
+        with autocast:
+            loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss
+        loss.backward()
+        return loss.detach()
+
+    meter = TrainingMemoryMeter(model, optimizer)
+    t0 = time.perf_counter()
+    meter.micro_step(forward_backward)
+    optimizer.step()
+    measured = meter.finish(1)
+    step_s = time.perf_counter() - t0
+    optimizer.zero_grad(set_to_none=True)
+    cuda_peak = None
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        forward_backward()
+        optimizer.step()
+        torch.cuda.synchronize()
+        cuda_peak = int(torch.cuda.max_memory_allocated())
+        optimizer.zero_grad(set_to_none=True)
+    counters = unique_bytes(st["step"] for st in optimizer.state.values() if isinstance(st.get("step"), torch.Tensor))
+    return {"method": job["method"], "params_trainable": trainable, "params_total": total,
+            "training_memory": measured, "analytic": analytic_adamw(total, trainable),
+            "optimizer_step_counter_bytes": counters, "cuda_max_allocated_step2_bytes": cuda_peak,
+            "device": device.type, "precision": precision, "batch_size": b, "max_length": n,
+            "measured_step_s": step_s,
+            "device_name": torch.cuda.get_device_name() if device.type == "cuda" else _cpu_model()}
+
+
+WORKERS = {"trainer": _worker_trainer, "peak": _worker_peak, "imports": _worker_imports, "weights": _worker_weights,
+           "memory": _worker_memory}
+
+
+def bert_base_config_dir() -> Path | None:
+    """`PEFTDECK_BERT_BASE_CONFIG`, else the BERT-base config (no weights) in the shared data folder."""
+    env = os.environ.get("PEFTDECK_BERT_BASE_CONFIG")
+    if env:
+        return Path(env) if (Path(env) / "config.json").is_file() else None
+    root = shared_data_dir()
+    path = root / "models" / "no-weights" / "bert-base-uncased" if root else None
+    return path if path is not None and (path / "config.json").is_file() else None
+
+
+def memory_report(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """`--memory`: one measured step per method at BERT-base scale (random weights), nothing else."""
+    folder = Path(args.model_config) if args.model_config else bert_base_config_dir()
+    if folder is None or not (folder / "config.json").is_file():
+        where = args.model_config or "PEFTDECK_BERT_BASE_CONFIG / <shared data>/models/no-weights/bert-base-uncased"
+        return {"mode": "memory", "skipped": f"no BERT config found ({where}); pass --model-config <folder with "
+                                              "config.json and vocab.txt> or set PEFTDECK_BERT_BASE_CONFIG"}
+    model = config_only_copy(folder, work / "model")
+    say = (lambda m: None) if args.silent else (lambda m: print(m, file=sys.stderr, flush=True))
+    runs = {}
+    for method in args.memory_methods.split(","):
+        say(f"[bench] training memory: {method}")
+        job = {"model_dir": str(model), "method": method, "batch_size": args.batch_size, "max_length": args.max_length,
+               "threads": args.threads, "seed": args.seed}
+        runs[method] = run_worker("memory", job, work, f"memory_{method}")
+    return {"mode": "memory", "model": f"{folder.name} (config only, random weights)",
+            "batch": f"{args.batch_size} x {args.max_length} tokens (random ids, no padding)", "methods": runs}
+
+
+def memory_table(runs: dict[str, dict[str, Any]], labels: dict[str, str] | None = None) -> list[str]:
+    """Measured bytes by kind per method (MiB), each next to its analytic count where there is one."""
+    ok = {m: r for m, r in runs.items() if r and "error" not in r and r.get("training_memory")}
+    lines = [f"{labels.get(m, m) if labels else m}: failed ({r.get('error', 'no measurement')})"
+             for m, r in runs.items() if m not in ok]
+    if not ok:
+        return lines
+    names = [labels.get(m, m) if labels else m for m in ok]
+    lines.append("| MiB | " + " | ".join(f"{n} measured | {n} analytic" for n in names) + " |")
+    lines.append("|---|" + "---:|---:|" * len(ok))
+    for key, label in MEMORY_ROWS:
+        cells = []
+        for r in ok.values():
+            got = r["training_memory"].get(key)
+            expect = (r.get("analytic") or {}).get(key)
+            cells += [_fmt(got / 2**20 if got is not None else None, ".2f"),
+                      _fmt(expect / 2**20 if expect is not None else None, ".2f", missing="–")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_memory(report: dict[str, Any]) -> str:
+    if report.get("skipped"):
+        return f"training memory: skipped: {report['skipped']}"
+    runs = report["methods"]
+    first = next((r for r in runs.values() if "error" not in r), {})
+    lines = [f"mode: memory | model: {report['model']} | batch: {report['batch']} | device {first.get('device', '?')} "
+             f"({first.get('device_name', '?')}), {first.get('precision', '?')}", ""]
+    lines += memory_table(runs, {"full_ft": "Full FT", "bitfit": "BitFit", "lora": "LoRA r=8"})
+    lines.append("")
+    lines.append("analytic: weights = parameters x 4 bytes; gradients = trainable x 4; AdamW state = 2 x trainable x 4 "
+                 "(measured state also holds one 4-byte step counter per trainable tensor)")
+    full = runs.get("full_ft", {}).get("training_memory")
+    for m, r in runs.items():
+        if "error" in r:
+            continue
+        tm = r["training_memory"]
+        extra = (f"; {tm['peak'] / full['peak']:.2f}x Full FT's peak" if full and m != "full_ft" else "")
+        gpu = r.get("cuda_max_allocated_step2_bytes")
+        gpu_text = f"; CUDA allocator peak of a second step {gpu / 2**20:.1f} MiB" if gpu else ""
+        lines.append(f"- {m}: {r['params_trainable']:,} of {r['params_total']:,} parameters trainable; measured step "
+                     f"{r['measured_step_s']:.1f} s{extra}{gpu_text}")
+    return "\n".join(lines)
 
 
 def _cpu_model() -> str:
@@ -558,6 +706,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _memory_entry(run: dict[str, Any]) -> dict[str, Any]:
+    """A cell's training memory by kind next to the analytic count (fp32 weights, gradients, AdamW)."""
+    from .memory import analytic_adamw
+
+    if "error" in run or not run.get("training_memory"):
+        return {"error": run.get("error", "the cell recorded no training memory")}
+    return {"training_memory": run["training_memory"], "params_trainable": run["params_trainable"],
+            "params_total": run["params_total"],
+            "analytic": analytic_adamw(run["params_total"], run["params_trainable"])}
+
+
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the median examples/s (all runs' rates kept under `runs_examples_per_s`)."""
     ok = [r for r in runs if "error" not in r]
@@ -615,6 +774,8 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     report["variants"] = {"ours": _median_run(runs["ours"]), "trainer_best": _median_run(runs["trainer_best"]),
                           "trainer_ref": ref}
     report["bitfit"] = _median_run(runs["bitfit"])
+    report["training_memory"] = {name: _memory_entry(r) for name, r in
+                                 (("full_ft", report["variants"]["ours"]), ("bitfit", report["bitfit"]))}
     # Paired ratios: ours against the run made right after it in the same round (same machine load).
     report["paired"] = {
         "ours_over_trainer_best": _paired(runs["ours"], runs["trainer_best"]),
@@ -751,6 +912,11 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"BitFit does {100 * report['bitfit_flops_fraction']:.0f}% of Full FT's counted training FLOPs "
                          "(frozen weights get no weight-gradient matmul).")
     lines.append("")
+    if report.get("training_memory"):
+        lines.append("training memory by kind (first step of each cell, peftdeck.memory; analytic: fp32 weights, "
+                     "gradients of trainable parameters, two AdamW moments):")
+        lines += memory_table(report["training_memory"], {"full_ft": "Full FT", "bitfit": "BitFit"})
+        lines.append("")
     fc = report.get("fixed_cost", {})
     if "error" in fc:
         lines.append(f"fixed cost: failed ({fc['error']})")
@@ -801,6 +967,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--fixed-cost-repeats", type=int, default=3)
     ap.add_argument("--makespan", type=int, default=0, metavar="N", help="also time N small cells sequential vs concurrent")
     ap.add_argument("--variant-timeout", type=float, default=None, help="seconds before a Trainer variant is stopped")
+    ap.add_argument("--memory", action="store_true",
+                    help="only the training-memory breakdown: one measured step per method on random weights at "
+                         "--model-config's scale (default: BERT-base config from PEFTDECK_BERT_BASE_CONFIG or the "
+                         "shared data); skipped with a message when no config is found")
+    ap.add_argument("--memory-methods", default="full_ft,bitfit,lora", help="methods of --memory (comma-separated)")
     ap.add_argument("--json", help="write every number here")
     ap.add_argument("--work-dir", help="keep the runs' folders here (default: a temporary folder, removed)")
     ap.add_argument("--silent", action="store_true", help="no progress lines on stderr")
@@ -821,6 +992,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --quick uses its own tiny model and data; drop --model/--model-config/--data", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
+    if args.memory:
+        return _main_memory(args, t0)
     try:
         report = run(args)
     except (FileNotFoundError, ValueError) as exc:
@@ -838,6 +1011,27 @@ def main(argv: list[str] | None = None) -> int:
         r = report["variants"].get(n) or report.get("bitfit")
         print(f"\n{n} failed ({r['error']}); log tail:\n{r.get('log_tail', '')}", file=sys.stderr)
     return 1 if failed or "error" in report.get("fixed_cost", {}) or "error" in (report.get("makespan") or {}) else 0
+
+
+def _main_memory(args: argparse.Namespace, t0: float) -> int:
+    keep = args.work_dir is not None
+    work = Path(args.work_dir) if keep else Path(tempfile.mkdtemp(prefix="peftdeck-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        report = memory_report(args, work)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    report["benchmark_wall_s"] = time.perf_counter() - t0
+    print(render_memory(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    failed = [m for m, r in report.get("methods", {}).items() if "error" in r]
+    for m in failed:
+        print(f"\n{m} failed ({report['methods'][m]['error']}); log tail:\n{report['methods'][m].get('log_tail', '')}",
+              file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -25,6 +25,37 @@ _REQUIRED = {
     "versions": dict,
 }
 
+# compute.training_memory (see peftdeck.memory): bytes by kind on the first step, and their peak.
+TRAINING_MEMORY_KEYS = ("weights", "gradients", "optimizer_state", "activations", "other", "peak")
+
+MEMORY_COLUMNS = ("peak_memory_bytes", "memory_kind", *(f"mem_{k}_bytes" for k in TRAINING_MEMORY_KEYS[:-1]),
+                  "cuda_max_allocated_bytes", "cpu_peak_rss_bytes")
+
+
+def memory_columns(compute: dict[str, Any]) -> dict[str, Any]:
+    """A cell's memory figures as table columns (NaN where the cell has none).
+
+    `peak_memory_bytes` is the figure the deck compares and `memory_kind` says what it is: the
+    training-memory peak (`training_peak`) for cells that measured memory by kind, else the single
+    figure older cells recorded (`cuda_max_allocated` or `cpu_peak_rss`). `mem_<kind>_bytes`: the
+    breakdown; `cuda_max_allocated_bytes`, `cpu_peak_rss_bytes`: the allocator's and the process's peaks.
+    """
+    nan = math.nan
+    memory = compute.get("training_memory") or {}
+    legacy_kind = compute.get("memory_kind")
+    legacy = compute.get("peak_memory_bytes")
+    out: dict[str, Any] = {f"mem_{k}_bytes": memory.get(k, nan) for k in TRAINING_MEMORY_KEYS[:-1]}
+    if memory:
+        out["peak_memory_bytes"], out["memory_kind"] = memory["peak"], "training_peak"
+    else:
+        out["peak_memory_bytes"] = nan if legacy is None else legacy
+        out["memory_kind"] = legacy_kind if legacy_kind else nan
+    cuda = compute.get("cuda_max_allocated_bytes", legacy if legacy_kind == "cuda_max_allocated" else None)
+    rss = compute.get("cpu_peak_rss_bytes", legacy if legacy_kind == "cpu_peak_rss" else None)
+    out["cuda_max_allocated_bytes"] = nan if cuda is None else cuda
+    out["cpu_peak_rss_bytes"] = nan if rss is None else rss
+    return {k: out[k] for k in MEMORY_COLUMNS}
+
 
 class ResultError(ValueError):
     """A result file that cannot be used; the message names the file, the cell and the fix."""
@@ -54,14 +85,17 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
-def load_cell(path: str | Path, expect: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Load and check one result file; `expect` (a Cell.as_dict()) must match its `cell` block."""
+def load_cell(path: str | Path, expect: dict[str, Any] | None = None,
+              config_path: str | None = None) -> dict[str, Any]:
+    """Load and check one result file; `expect` (a Cell.as_dict()) must match its `cell` block.
+    `config_path` (the study's config file) goes into the rerun command the messages print."""
     path = Path(path)
-    fix = f"delete it and rerun that cell: snakemake --cores 1 {path}"
+    cfg = f" --configfile {config_path}" if config_path else ""
+    fix = f"delete it and rerun that cell: snakemake --cores 1 {path}{cfg}"
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ResultError(f"{path}: result file is missing; run the cell: snakemake --cores 1 {path}") from None
+        raise ResultError(f"{path}: result file is missing; run the cell: snakemake --cores 1 {path}{cfg}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -78,6 +112,12 @@ def load_cell(path: str | Path, expect: dict[str, Any] | None = None) -> dict[st
         value = data["metrics"].get(name)
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ResultError(f"{path}: metric {name!r} is missing or not a finite number ({value!r}); {fix}")
+    memory = data["compute"].get("training_memory")
+    if memory is not None:  # absent in cells written before memory was measured by kind
+        bad = [k for k in TRAINING_MEMORY_KEYS
+               if not isinstance(memory, dict) or not isinstance(memory.get(k), (int, float)) or memory[k] < 0]
+        if bad:
+            raise ResultError(f"{path}: compute.training_memory lacks a byte count for {', '.join(bad)}; {fix}")
     if expect is not None:
         got = data["cell"]
         diff = {k: (got.get(k), v) for k, v in expect.items() if got.get(k) != v}

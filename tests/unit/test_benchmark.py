@@ -47,3 +47,50 @@ def test_quick_benchmark_prints_every_row_and_ratio(tmp_path):
     assert report["fixed_cost"]["median"]["startup_s"] > 0
     assert report["peak"]["peak_flops"] > 0
     assert len(report["targets"]) == 5
+    # Training memory of the Full FT and BitFit cells, by kind, next to the analytic count.
+    assert "training memory by kind" in text and "| optimizer state (AdamW) |" in text
+    full, bitfit = report["training_memory"]["full_ft"], report["training_memory"]["bitfit"]
+    assert full["training_memory"]["gradients"] == full["analytic"]["gradients"]
+    assert bitfit["training_memory"]["gradients"] < 0.05 * full["training_memory"]["gradients"]
+
+
+def _memory_args(tmp_path, **changes):
+    from peftdeck.bench import build_parser
+
+    args = build_parser().parse_args(["--memory", "--threads", "1", "--silent", "--batch-size", "4",
+                                      "--max-length", "16", "--work-dir", str(tmp_path / "work")])
+    for key, value in changes.items():
+        setattr(args, key, value)
+    return args
+
+
+def test_memory_mode_reports_each_kind_next_to_the_analytic_count(tmp_path):
+    pytest.importorskip("peft", reason="the LoRA row needs peft")
+    from peftdeck.bench import memory_report, render_memory, tiny_model
+
+    model = tiny_model(tmp_path / "tiny", vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"], hidden=32,
+                       layers=2, heads=2)
+    report = memory_report(_memory_args(tmp_path, model_config=str(model)), tmp_path / "work")
+    runs = report["methods"]
+    assert set(runs) == {"full_ft", "bitfit", "lora"}
+    for method, r in runs.items():
+        assert "error" not in r, (method, r.get("log_tail"))
+        mem, expect = r["training_memory"], r["analytic"]
+        assert mem["weights"] == expect["weights"] and mem["gradients"] == expect["gradients"], method
+        assert mem["optimizer_state"] - r["optimizer_step_counter_bytes"] == expect["optimizer_state"], method
+    full, bitfit = runs["full_ft"]["training_memory"], runs["bitfit"]["training_memory"]
+    assert bitfit["gradients"] < 0.05 * full["gradients"] and bitfit["peak"] < full["peak"]
+    text = render_memory(report)
+    for row in ("| weights |", "| gradients |", "| optimizer state (AdamW) |", "| activations saved for backward |",
+                "| peak of a step |", "Full FT measured", "BitFit analytic", "LoRA r=8 measured"):
+        assert row in text, f"missing {row!r} in:\n{text}"
+
+
+def test_memory_mode_without_a_config_says_it_skipped(tmp_path, monkeypatch):
+    from peftdeck.bench import main
+
+    monkeypatch.setenv("PEFTDECK_BERT_BASE_CONFIG", str(tmp_path / "nowhere"))
+    out = tmp_path / "memory.json"
+    assert main(["--memory", "--silent", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert "no BERT config found" in report["skipped"]

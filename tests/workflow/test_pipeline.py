@@ -36,7 +36,7 @@ def workdir_copy(tmp_path: Path) -> Path:
 
 def test_dry_run_lists_one_training_job_per_cell(tmp_path):
     repo = workdir_copy(tmp_path)
-    proc = snakemake("-n", "slides/deck.md", "--configfile", TINY, "--quiet", "rules", cwd=repo)
+    proc = snakemake("-n", "deck", "--configfile", TINY, "--quiet", "rules", cwd=repo)
     cells = all_cells(load_config(repo / TINY))
     counts = {}
     for line in proc.stdout.splitlines():
@@ -49,22 +49,22 @@ def test_dry_run_lists_one_training_job_per_cell(tmp_path):
 @pytest.mark.slow
 def test_tiny_study_builds_the_deck(tmp_path):
     repo = workdir_copy(tmp_path)
-    snakemake("--cores", "2", "slides/deck.md", "--configfile", TINY, cwd=repo)
-    deck = (repo / "slides/deck.md").read_text()
+    snakemake("--cores", "2", "deck", "--configfile", TINY, cwd=repo)
+    deck = (repo / "slides/tiny/deck.md").read_text()
     assert deck.startswith("---") and "marp: true" in deck
     cfg = load_config(repo / TINY)
     for cell in all_cells(cfg):
         result = json.loads((repo / cell.path).read_text())
         assert result["status"] == "complete"
         assert result["params"]["trainable"] <= result["params"]["total"]
-        assert result["compute"]["train_flops"] > 0 and result["compute"]["peak_memory_bytes"] > 0
+        assert result["compute"]["train_flops"] > 0 and result["compute"]["training_memory"]["peak"] > 0
         curve = result["compute"]["train_loss_curve"]
         assert curve and curve[-1][0] == result["compute"]["steps"] and all(v > 0 for _, v in curve)
     # Every figure the deck references exists beside it.
     for line in deck.splitlines():
         if "](figures/" in line:
             rel = line.split("](", 1)[1].split(")", 1)[0]
-            assert (repo / "slides" / rel).is_file(), rel
+            assert (repo / "slides/tiny" / rel).is_file(), rel
     # Nothing left to do: a second run is a no-op.
-    again = snakemake("-n", "slides/deck.md", "--configfile", TINY, cwd=repo)
+    again = snakemake("-n", "deck", "--configfile", TINY, cwd=repo)
     assert "Nothing to be done" in again.stdout + again.stderr
