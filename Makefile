@@ -1,5 +1,9 @@
 # Two entry points:  make demo  (build the demo deck offline)   make test  (run the test suite)
-# Everything is installed into .venv from the repo's own files.
+# Everything is installed into .venv from the repo's own files. Each study's deck is
+# slides/<study>/deck.md (figures in slides/<study>/figures/); CONFIG picks the study for deck/html/pdf:
+#   make demo                            slides/demo/deck.md
+#   make html                            slides/demo/deck.html   (needs `make marp`)
+#   make pdf CONFIG=config/cpu.yaml      slides/cpu/deck.pdf     (needs `make marp` and Chromium: `make system-deps`)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 CORES ?= 2
 CONFIG ?= config/demo.yaml
 
-.PHONY: setup demo deck test test-fast system-deps marp html pdf clean-demo
+.PHONY: setup demo deck test test-fast lint system-deps marp html pdf clean-demo
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +25,11 @@ setup: $(BIN)/.installed
 
 # The offline demo: generated data, a tiny BERT pre-trained in the DAG, every method, the deck.
 demo: setup
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) slides/deck.md --configfile $(CONFIG)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) deck --configfile $(CONFIG)
+
+# Any study's deck (a study with Hub sources downloads first: run it where there is internet).
+deck: setup
+	$(BIN)/snakemake --cores $(CORES) deck --configfile $(CONFIG)
 
 test: setup
 	$(BIN)/python -m pytest -q tests
@@ -29,15 +37,20 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
+# Snakemake's linter on the reference and the demo study (CI fails on any finding).
+lint: setup
+	$(BIN)/snakemake --lint --configfile config/config.yaml
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
+
 # marp-cli (pinned in package.json) for HTML/PDF; Chromium and poppler for PDF and the render test.
 marp: package.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 html: setup marp
-	$(BIN)/snakemake --cores 1 slides/deck.html --configfile $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) html --configfile $(CONFIG)
 
 pdf: setup marp
-	$(BIN)/snakemake --cores 1 slides/deck.pdf --configfile $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) pdf --configfile $(CONFIG)
 
 # System packages for PDF rendering and the one-node SLURM test (Debian; needs root).
 system-deps:
@@ -46,4 +59,4 @@ system-deps:
 		chromium poppler-utils slurm-wlm munge >/dev/null
 
 clean-demo:
-	rm -rf results/demo slides/deck.md slides/figures
+	rm -rf results/demo slides/demo

@@ -10,12 +10,12 @@ rule resolved_config:
     """The validated config with defaults filled in; rewritten only when its content changes."""
     output:
         "results/{study}/config.resolved.json",
+    log:
+        "results/{study}/logs/resolved_config.log",
     params:
         cfg=json.dumps(CONFIG, sort_keys=True),
     run:
-        from peftdeck.results import write_json_atomic
-
-        write_json_atomic(output[0], json.loads(params.cfg))
+        write_resolved_config(output[0], params.cfg, log[0])
 
 
 rule aggregate:
@@ -31,6 +31,8 @@ rule aggregate:
         out_dir=lambda wc: P.tables_dir(wc.study),
         allow_missing="--allow-missing" if CONFIG["allow_missing"] else "",
         label=CONFIG_LABEL,
+    conda:
+        "../envs/peftdeck.yaml"
     shell:
-        "{PY} -m peftdeck.aggregate --config {input.cfg:q} --config-label {params.label:q}"
+        "python -m peftdeck.aggregate --config {input.cfg:q} --config-label {params.label:q}"
         " --out-dir {params.out_dir:q} {params.allow_missing} > {log:q} 2>&1"

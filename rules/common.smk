@@ -3,11 +3,12 @@ import json
 import os
 import re
 import shlex
-import sys
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from peftdeck import config as pdconfig
+from peftdeck import jobenv
 from peftdeck import paths as P
 
 try:
@@ -19,9 +20,27 @@ STUDY = CONFIG["study"]
 CONFIG_LABEL = " + ".join(
     os.path.relpath(f) if os.path.isabs(str(f)) else str(f) for f in workflow.configfiles
 )
-# The interpreter that runs Snakemake runs the jobs too (quoted: no config string reaches a shell raw).
-PY = shlex.quote(sys.executable)
 CELLS = pdconfig.all_cells(CONFIG)
+
+def _deploys_conda():
+    try:
+        methods = workflow.deployment_settings.deployment_method
+    except AttributeError:
+        return False
+    return any(str(getattr(m, "name", m)).lower() == "conda" for m in methods)
+
+
+# Jobs run `python -m peftdeck...`: the interpreter that runs Snakemake, or with --sdm conda the one
+# of the rule's environment (envs/), with peftdeck read from this checkout (see peftdeck.jobenv).
+jobenv.prepare(os.path.join(workflow.basedir, "src"), conda=_deploys_conda(),
+               config_label=" ".join(shlex.quote(f) for f in CONFIG_LABEL.split(" + ")))
+
+
+def write_resolved_config(out, cfg_json, log):
+    from peftdeck.results import write_json_atomic
+
+    write_json_atomic(out, json.loads(cfg_json))
+    Path(log).write_text(f"wrote {out}\n")
 
 
 def _alternatives(values):
@@ -51,6 +70,12 @@ def data_input(task):
     return pdconfig.data_location(CONFIG, task)
 
 
+def fetch_hub_id_arg(task):
+    """` --hub-id <id>` (shell-quoted) when the config names another Hub dataset for the task, else nothing."""
+    hub_id = CONFIG["data"][task].get("hub_id")
+    return f" --hub-id {shlex.quote(hub_id)}" if hub_id else ""
+
+
 def cell_inputs(wildcards):
     return {"model": model_input(), "data": data_input(wildcards.task)}
 
@@ -73,8 +98,18 @@ def figure_outputs():
     `slides` kind; see peftdeck.findings.FIGURES), one per task where the figure is per task."""
     from peftdeck.findings import figure_specs
 
-    return [f"{P.figures_dir()}/{f['name']}.png" for f in figure_specs(CONFIG)]
+    return [f"{P.figures_dir(STUDY)}/{f['name']}.png" for f in figure_specs(CONFIG)]
+
+
+def moved_deck(ext):
+    """Input function of `moved_deck` (the old, shared deck path); stops, naming where the deck is now."""
+    target = {"md": "deck", "html": "html", "pdf": "pdf"}[ext]
+    raise WorkflowError(
+        f"slides/deck.{ext} is no longer built: each study keeps its own deck in slides/<study>/ (this one: "
+        f"{P.slides_dir(STUDY)}/deck.{ext}). Ask for the target `{target}` instead, e.g. snakemake --cores 4 "
+        f"{target}" + (f" --configfile {CONFIG_LABEL}" if CONFIG_LABEL else "")
+    )
 
 
 def final_outputs():
-    return [P.deck_md()]
+    return [P.deck_md(STUDY)]

@@ -4,31 +4,57 @@
 
 localrules:
     fetch,
+    hub_check,
     fetch_model,
     fetch_data,
     demo_data,
 
 
+rule hub_check:
+    """Before the first download, ask once whether the Hub answers at all: without a connection the run
+    stops here, in seconds, with one message naming the ways out (instead of one failure per download).
+    The marker stays; downloads take it as `ancient`, so a new check never makes them look outdated."""
+    output:
+        P.hub_check_marker(),
+    log:
+        "resources/logs/hub_check.log",
+    conda:
+        "../envs/peftdeck.yaml"
+    shell:
+        "python -m peftdeck.fetch check --out {output:q} > {log:q} 2>&1"
+
+
 rule fetch_model:
+    input:
+        ancient(P.hub_check_marker()),
     output:
         directory(P.hub_model_dir("{model_id}")),
     log:
         "resources/logs/fetch_model_{model_id}.log",
     params:
         hub_id=lambda wc: CONFIG["model"]["id"],
+    conda:
+        "../envs/peftdeck.yaml"
     shell:
-        "{PY} -m peftdeck.fetch model --id {params.hub_id:q} --out {output:q} > {log:q} 2>&1"
+        "python -m peftdeck.fetch model --id {params.hub_id:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule fetch_data:
+    input:
+        ancient(P.hub_check_marker()),
     output:
         directory(P.hub_data_dir("{task}")),
     log:
         "resources/logs/fetch_data_{task}.log",
     params:
-        hub_id=lambda wc: CONFIG["data"][wc.task].get("hub_id", ""),
+        # Only a config that names another Hub dataset passes --hub-id; the task knows its own.
+        hub_id=lambda wc: fetch_hub_id_arg(wc.task),
+    conda:
+        "../envs/peftdeck.yaml"
     shell:
-        "{PY} -m peftdeck.fetch data --task {wildcards.task:q} --hub-id {params.hub_id:q} --out {output:q} > {log:q} 2>&1"
+        "python -m peftdeck.fetch data --task {wildcards.task:q}{params.hub_id}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule fetch:
@@ -49,8 +75,10 @@ rule demo_data:
         cls_eval=CONFIG["demo"]["classification_eval"],
         qa_train=CONFIG["demo"]["qa_train"],
         qa_eval=CONFIG["demo"]["qa_eval"],
+    conda:
+        "../envs/peftdeck.yaml"
     shell:
-        "{PY} -m peftdeck.demo.data --out {output:q} --seed {params.seed}"
+        "python -m peftdeck.demo.data --out {output:q} --seed {params.seed}"
         " --classification-train {params.cls_train} --classification-eval {params.cls_eval}"
         " --qa-train {params.qa_train} --qa-eval {params.qa_eval} > {log:q} 2>&1"
 
@@ -70,6 +98,8 @@ rule demo_pretrain:
         hidden=CONFIG["model"].get("hidden_size", 64),
         layers=CONFIG["model"].get("num_layers", 2),
     threads: 2
+    conda:
+        "../envs/peftdeck.yaml"
     shell:
-        "{PY} -m peftdeck.demo.pretrain --corpus {input:q}/corpus.txt --out {output:q} --seed {params.seed}"
+        "python -m peftdeck.demo.pretrain --corpus {input:q}/corpus.txt --out {output:q} --seed {params.seed}"
         " --steps {params.steps} --hidden-size {params.hidden} --num-layers {params.layers} > {log:q} 2>&1"

@@ -1,11 +1,18 @@
-# Figures and the deck. Markdown needs only Python; HTML and PDF need marp-cli (and Chromium for PDF).
+# Figures and the deck, one folder per study: slides/<study>/deck.md and slides/<study>/figures/.
+# Markdown needs only Python; HTML and PDF need marp-cli (`make marp`) and, for PDF, Chromium.
+# Targets: `deck` (slides/<study>/deck.md), `html`, `pdf`; e.g.
+#   snakemake --cores 2 deck --configfile config/demo.yaml
 
 
 localrules:
     plots,
-    deck,
+    deck_md,
     deck_html,
     deck_pdf,
+    deck,
+    html,
+    pdf,
+    moved_deck,
 
 
 rule plots:
@@ -17,41 +24,80 @@ rule plots:
     log:
         f"results/{STUDY}/logs/plots.log",
     params:
-        out_dir=P.figures_dir(),
+        out_dir=lambda wc, output: os.path.dirname(output[0]) if output else P.figures_dir(STUDY),
+    conda:
+        "../envs/peftdeck.yaml"
     shell:
-        "{PY} -m peftdeck.plots --summary {input.summary:q} --cells {input.csv:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "python -m peftdeck.plots --summary {input.summary:q} --cells {input.csv:q} --out-dir {params.out_dir:q}"
+        " > {log:q} 2>&1"
 
 
-rule deck:
+rule deck_md:
     input:
         summary=P.summary_json(STUDY),
         figures=rules.plots.output,
         template="templates/deck.md.j2",
     output:
-        P.deck_md(),
+        P.deck_md(STUDY),
     log:
         f"results/{STUDY}/logs/deck.log",
+    conda:
+        "../envs/peftdeck.yaml"
     shell:
-        "{PY} -m peftdeck.deck build --summary {input.summary:q} --template {input.template:q} --out {output:q} > {log:q} 2>&1"
+        "python -m peftdeck.deck build --summary {input.summary:q} --template {input.template:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule deck_html:
     input:
-        P.deck_md(),
+        P.deck_md(STUDY),
     output:
-        "slides/deck.html",
+        P.deck_html(STUDY),
     log:
         f"results/{STUDY}/logs/deck_html.log",
+    conda:
+        "../envs/deck.yaml"
     shell:
-        "{PY} -m peftdeck.deck render --md {input:q} --html {output:q} > {log:q} 2>&1"
+        "python -m peftdeck.deck render --md {input:q} --html {output:q} > {log:q} 2>&1"
 
 
 rule deck_pdf:
     input:
-        P.deck_md(),
+        P.deck_md(STUDY),
     output:
-        "slides/deck.pdf",
+        P.deck_pdf(STUDY),
     log:
         f"results/{STUDY}/logs/deck_pdf.log",
+    conda:
+        "../envs/deck.yaml"
     shell:
-        "{PY} -m peftdeck.deck render --md {input:q} --pdf {output:q} > {log:q} 2>&1"
+        "python -m peftdeck.deck render --md {input:q} --pdf {output:q} > {log:q} 2>&1"
+
+
+rule deck:
+    """The study's deck: slides/<study>/deck.md and its figures."""
+    input:
+        P.deck_md(STUDY),
+
+
+rule html:
+    """The study's deck as HTML: slides/<study>/deck.html (needs marp-cli: make marp)."""
+    input:
+        P.deck_html(STUDY),
+
+
+rule pdf:
+    """The study's deck as PDF: slides/<study>/deck.pdf (needs marp-cli and Chromium: make marp system-deps)."""
+    input:
+        P.deck_pdf(STUDY),
+
+
+rule moved_deck:
+    """slides/deck.md, .html, .pdf (once one deck for every study): a run asking for them stops and
+    says where the study's deck is now."""
+    input:
+        lambda wc: moved_deck(wc.ext),
+    output:
+        "slides/deck.{ext}",
+    wildcard_constraints:
+        ext="md|html|pdf",

@@ -19,10 +19,12 @@ rule train_cell:
         gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 240 * attempt,
+    conda:
+        "../envs/peftdeck.yaml"
     shell:
         # Jobs never touch the network: everything they read was fetched by a local rule.
         "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1"
-        " {PY} -m peftdeck.run_cell --spec {params.spec:q} --out {output:q} --attempt {resources.attempt}"
+        " python -m peftdeck.run_cell --spec {params.spec:q} --out {output:q} --attempt {resources.attempt}"
         " > {log:q} 2>&1"
 
 

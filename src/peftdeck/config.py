@@ -16,40 +16,68 @@ from typing import Any
 import yaml
 
 from . import paths
+from .methods import default_methods
 from .paths import Cell
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
-# The reference deck's methods and their defaults; a config may override any field or add instances.
-DEFAULT_METHODS: dict[str, dict[str, Any]] = {
-    "full_ft": {"kind": "full_ft", "lr": 2e-5, "label": "Full FT"},
-    "bitfit": {"kind": "bitfit", "lr": 1e-3, "label": "BitFit"},
-    "bitfit_subset": {"kind": "bitfit_subset", "lr": 1e-3, "label": "BitFit subset"},
-    "lora": {"kind": "lora", "lr": 5e-4, "label": "LoRA (r=8)", "r": 8, "alpha": 16, "dropout": 0.1,
-             "target_modules": ["query", "value"]},
-    "prompt_tuning": {"kind": "prompt_tuning", "lr": 3e-2, "label": "Prompt tuning", "num_virtual_tokens": 20},
-    "adapter_houlsby": {"kind": "adapter_houlsby", "lr": 1e-3, "label": "Adapters (Houlsby)", "reduction_factor": 16},
-    "adapter_pfeiffer": {"kind": "adapter_pfeiffer", "lr": 1e-3, "label": "Adapters (Pfeiffer)", "reduction_factor": 16},
-}
-# LoRA at several ranks for the rank sweep. alpha = 2r keeps the update's scale (alpha / r) fixed at
-# the value of the default `lora` instance, so only the rank changes from one instance to the next.
-for _r in (1, 4, 8, 16):
-    DEFAULT_METHODS[f"lora_r{_r}"] = {"kind": "lora", "lr": 5e-4, "label": f"LoRA r={_r}", "r": _r,
-                                      "alpha": 2 * _r, "dropout": 0.1, "target_modules": ["query", "value"]}
-del _r
+# The built-in method instances, declared by the method modules (peftdeck/methods/*.py): one per
+# kind plus each kind's extras (the LoRA rank sweep); a config may override any field or add instances.
+DEFAULT_METHODS: dict[str, dict[str, Any]] = default_methods()
 
 # Deck sections an experiment can feed (`slides:`). Without the key, an experiment named like one of
 # the first three feeds that section; any other experiment gets a generic slide.
 SECTION_KINDS = ("glue", "squad", "squad_epochs", "grid", "lora_ranks", "fractions")
 
 HUB_DATASETS = {
-    "sst2": "glue/sst2", "mrpc": "glue/mrpc", "rte": "glue/rte", "cola": "glue/cola",
-    "stsb": "glue/stsb", "imdb": "imdb", "squad": "squad",
+    "sst2": "nyu-mll/glue/sst2", "mrpc": "nyu-mll/glue/mrpc", "rte": "nyu-mll/glue/rte", "cola": "nyu-mll/glue/cola",
+    "stsb": "nyu-mll/glue/stsb", "imdb": "stanfordnlp/imdb", "squad": "rajpurkar/squad",
+}
+
+# The Hub's current ids of repositories once known by a one-part (legacy) name. The datasets client
+# rejects one-part ids, so the config check names the id to use instead.
+LEGACY_HUB_IDS = {
+    "model": {
+        "bert-base-uncased": "google-bert/bert-base-uncased",
+        "bert-base-cased": "google-bert/bert-base-cased",
+        "bert-large-uncased": "google-bert/bert-large-uncased",
+        "bert-large-cased": "google-bert/bert-large-cased",
+        "bert-base-multilingual-cased": "google-bert/bert-base-multilingual-cased",
+        "roberta-base": "FacebookAI/roberta-base",
+        "roberta-large": "FacebookAI/roberta-large",
+        "distilbert-base-uncased": "distilbert/distilbert-base-uncased",
+        "distilroberta-base": "distilbert/distilroberta-base",
+        "albert-base-v2": "albert/albert-base-v2",
+        "xlm-roberta-base": "FacebookAI/xlm-roberta-base",
+    },
+    "dataset": {
+        "glue": "nyu-mll/glue",
+        "squad": "rajpurkar/squad",
+        "imdb": "stanfordnlp/imdb",
+        "super_glue": "aps/super_glue",
+        "sst2": "stanfordnlp/sst2",
+    },
 }
 
 
 class ConfigError(ValueError):
     """A configuration that cannot be run; the message says which key and how to fix it."""
+
+
+def check_hub_id(repo_id: str, kind: str, key: str, source: str | None = None) -> None:
+    """Raise ConfigError unless `repo_id` is a two-part Hub id (owner/name); `kind` is model or dataset."""
+    text = str(repo_id).strip()
+    parts = text.split("/")
+    if len(parts) == 2 and all(parts):
+        return
+    where = f"{source}: key {key}" if source else f"key {key}"
+    full = LEGACY_HUB_IDS.get(kind, {}).get(text)
+    if full:
+        hint = f"use the full id {full!r}"
+    else:
+        hint = ("use the full id owner/name as the Hub shows it (e.g. "
+                + ("'google-bert/bert-base-uncased')" if kind == "model" else "'nyu-mll/glue')"))
+    raise ConfigError(f"{where}: Hub {kind} id {text!r} is not of the form owner/name; {hint}")
 
 
 def _schema() -> dict[str, Any]:
@@ -66,6 +94,10 @@ def _key(path) -> str:
 
 def _allowed(error) -> str:
     schema = error.schema
+    bounds = {"exclusiveMinimum": ">", "minimum": ">=", "exclusiveMaximum": "<", "maximum": "<="}
+    if error.validator in bounds:
+        kind = "an integer" if schema.get("type") == "integer" else "a number"
+        return f"{kind} {bounds[error.validator]} {error.validator_value}"
     if "enum" in schema:
         return "one of " + ", ".join(map(str, schema["enum"]))
     if "const" in schema:
@@ -144,13 +176,14 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
                 lines.append(f"{_key(e.absolute_path)}: {e.message}")
             else:
                 value = e.instance if not isinstance(e.instance, (dict, list)) else "…"
-                lines.append(f"key {_key(e.absolute_path)}: value {value!r} is not allowed; expected {_allowed(e)}")
+                verb = "must be" if e.validator in ("exclusiveMinimum", "minimum", "exclusiveMaximum", "maximum") else "expected"
+                lines.append(f"key {_key(e.absolute_path)}: value {value!r} is not allowed; {verb} {_allowed(e)}")
         raise ConfigError(f"{source} is invalid:\n  - " + "\n  - ".join(lines))
     config = copy.deepcopy(config)
     _fill_defaults(config, schema, schema)
 
     # Methods: built-in defaults, overridden field by field by the config.
-    from .methods import METHOD_KINDS
+    from .methods import METHOD_KINDS, get_spec
 
     methods = copy.deepcopy(DEFAULT_METHODS)
     for name, spec in (config.get("methods") or {}).items():
@@ -161,6 +194,14 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
             raise ConfigError(
                 f"{source}: key methods.{name}.kind: value {spec['kind']!r} is not a registered method kind; "
                 f"allowed: {', '.join(sorted(METHOD_KINDS))}"
+            )
+        kind_spec = get_spec(spec["kind"])
+        unknown = sorted(set(spec) - {"kind", "lr", "label"} - kind_spec.allowed_options())
+        if unknown:
+            allowed = sorted(kind_spec.allowed_options())
+            raise ConfigError(
+                f"{source}: key methods.{name}: unknown option(s) {', '.join(map(repr, unknown))} for method kind "
+                f"{spec['kind']!r}; allowed: {', '.join(allowed) if allowed else 'none'} (and kind, lr, label)"
             )
         spec.setdefault("label", name)
     config["methods"] = methods
@@ -186,6 +227,11 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     need = {"hub": "id", "local": "path", "random": "path", "package": "package"}.get(model["source"])
     if need and not model.get(need):
         raise ConfigError(f"{source}: key model: source {model['source']} needs `{need}:`")
+    if model["source"] == "hub":
+        check_hub_id(model["id"], "model", "model.id", source)
+    for task, src in config["data"].items():
+        if src["source"] == "hub" and "hub_id" in src:
+            check_hub_id(src["hub_id"], "dataset", f"data.{task}.hub_id", source)
     return config
 
 
@@ -211,9 +257,14 @@ def _check_sections(config: dict[str, Any], source: str) -> None:
                     f"{where}.train_sizes: value {bad[0]!r} is not allowed with slides fractions; "
                     'expected percentages of the train split such as "10%", or all')
         if kind == "lora_ranks":
-            if not any(config["methods"][m]["kind"] == "lora" for m in exp["methods"]):
-                raise ConfigError(f"{where}.methods: slides lora_ranks needs at least one method of kind lora "
-                                  "(e.g. lora_r1, lora_r4, lora_r8, lora_r16)")
+            from .methods import method_specs, rank_option
+
+            if not any(rank_option(config["methods"][m]["kind"]) for m in exp["methods"]):
+                ranked = [k for k, s in method_specs().items() if s.rank_option]
+                examples = [n for n, m in DEFAULT_METHODS.items() if rank_option(m["kind"]) and n not in ranked]
+                kinds = " or ".join([", ".join(ranked[:-1]), ranked[-1]] if len(ranked) > 1 else ranked)
+                raise ConfigError(f"{where}.methods: slides lora_ranks needs at least one method of kind {kinds} "
+                                  f"(a kind with a rank option), e.g. {', '.join(examples)}")
         if kind in SECTION_KINDS and exp.get("enabled", True):
             if kind in owner:
                 raise ConfigError(

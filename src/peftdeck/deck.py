@@ -1,12 +1,12 @@
 """Build the Marp deck from summary.json, and render it to HTML and PDF.
 
     python -m peftdeck.deck build --summary results/demo/tables/summary.json \\
-        --template templates/deck.md.j2 --out slides/deck.md
-    python -m peftdeck.deck render --md slides/deck.md --html slides/deck.html --pdf slides/deck.pdf
+        --template templates/deck.md.j2 --out slides/demo/deck.md
+    python -m peftdeck.deck render --md slides/demo/deck.md --html slides/demo/deck.html --pdf slides/demo/deck.pdf
 
 The template only formats: every number and every finding comes from the summary, and the filters
 below turn them into text (a missing value prints as an em dash, never as "nan" or "None").
-Rendering calls the Marp CLI pinned in package.json (install it with `npm ci`).
+Rendering calls the Marp CLI pinned in package.json (install it with `make marp`).
 """
 from __future__ import annotations
 
@@ -308,7 +308,7 @@ def render(md: str | Path, html: str | Path | None = None, pdf: str | Path | Non
     """Render the deck with Marp: HTML (no browser needed) and/or PDF (needs Chromium)."""
     marp = marp_command()
     if marp is None:
-        raise RuntimeError("Marp CLI not found: run `npm ci` in the repository root (package.json pins it)")
+        raise RuntimeError("Marp CLI not found: run `make marp` (npm ci: the version package.json pins) in the repository root")
     env = dict(os.environ)
     written = []
     for target, extra in ((html, ["--html"]), (pdf, ["--pdf"])):
@@ -318,7 +318,7 @@ def render(md: str | Path, html: str | Path | None = None, pdf: str | Path | Non
         if "--pdf" in extra:
             chrome = browser_path()
             if chrome is None:
-                raise RuntimeError("PDF needs Chromium: install it (e.g. apt-get install chromium) or set CHROME_PATH")
+                raise RuntimeError("PDF needs Chromium: run `make system-deps` (Debian, as root; or apt-get install chromium) or set CHROME_PATH")
             env["CHROME_PATH"] = chrome
             cmd += ["--pdf", "--browser", "chrome", "--browser-path", chrome]
             if hasattr(os, "getuid") and os.getuid() == 0:
@@ -337,9 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     b = sub.add_parser("build", help="summary.json + template -> deck.md")
     b.add_argument("--summary", required=True)
     b.add_argument("--template", default="templates/deck.md.j2")
-    b.add_argument("--out", default="slides/deck.md")
+    b.add_argument("--out", default="slides/demo/deck.md")
     r = sub.add_parser("render", help="deck.md -> deck.html and/or deck.pdf with Marp")
-    r.add_argument("--md", default="slides/deck.md")
+    r.add_argument("--md", default="slides/demo/deck.md")
     r.add_argument("--html")
     r.add_argument("--pdf")
     args = ap.parse_args(argv)

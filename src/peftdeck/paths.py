@@ -190,6 +190,11 @@ def hub_data_dir(task: str) -> str:
     return f"{RESOURCES}/data/{task}"
 
 
+def hub_check_marker() -> str:
+    """Written by the rule that checks, before the first download, that the Hub answers."""
+    return f"{RESOURCES}/.hub-reachable"
+
+
 def tables_dir(study: str) -> str:
     return f"{RESULTS}/{study}/tables"
 
@@ -202,9 +207,23 @@ def summary_json(study: str) -> str:
     return f"{tables_dir(study)}/summary.json"
 
 
-def figures_dir() -> str:
-    return f"{SLIDES}/figures"
+# --- the deck: one folder per study, so building one study never overwrites another's deck ------
+
+def slides_dir(study: str) -> str:
+    return f"{SLIDES}/{study}"
 
 
-def deck_md() -> str:
-    return f"{SLIDES}/deck.md"
+def figures_dir(study: str) -> str:
+    return f"{slides_dir(study)}/figures"
+
+
+def deck_md(study: str) -> str:
+    return f"{slides_dir(study)}/deck.md"
+
+
+def deck_html(study: str) -> str:
+    return f"{slides_dir(study)}/deck.html"
+
+
+def deck_pdf(study: str) -> str:
+    return f"{slides_dir(study)}/deck.pdf"

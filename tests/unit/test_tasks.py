@@ -304,7 +304,7 @@ def test_fetch_hub_saves_what_load_reads(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     task = get_task("imdb")
     dest = task.fetch_hub(tmp_path / "resources" / "imdb")
-    assert calls == [("imdb",)]
+    assert calls == [("stanfordnlp/imdb",)]
     assert sorted(datasets.load_from_disk(str(dest))) == ["test", "train"]
     assert task.load("hub", dest)["validation"] == as_rows(DATA["imdb"][1])
     assert not (tmp_path / "resources" / "imdb.partial").exists()

@@ -176,7 +176,8 @@ def test_kill_9_mid_cell_then_the_next_run_redoes_that_cell_only(repo):
     locked = snakemake(repo, "--cores", "1", A, B, LONG, check=False)
     assert locked.returncode != 0 and "cannot be locked" in (locked.stdout + locked.stderr).lower()
     snakemake(repo, "--unlock", A, B, LONG)
-    proc2 = snakemake(repo, "--cores", "1", "--rerun-incomplete", A, B, LONG)
+    # A plain rerun: the workflow's default profile (profiles/default) sets --rerun-incomplete.
+    proc2 = snakemake(repo, "--cores", "1", A, B, LONG)
     assert job_counts(proc2) == {"train_cell": 1, "total": 1}, proc2.stdout + proc2.stderr
     assert json.loads((repo / LONG).read_text())["status"] == "complete"
     assert mtimes(repo, A, B) == kept

@@ -52,7 +52,7 @@ def workdir(tmp_path_factory):
 def test_demo_studies_are_off_by_default(workdir):
     base = load_config(workdir / DEMO)
     assert not {"grid", "lora_ranks", "fractions"} & set(sections(base))
-    counts = job_counts(snakemake("slides/deck.md", "-n", "--quiet", "rules", "--configfile", DEMO, cwd=workdir))
+    counts = job_counts(snakemake("deck", "-n", "--quiet", "rules", "--configfile", DEMO, cwd=workdir))
     assert counts["train_cell"] == len(all_cells(base))
 
 
@@ -66,12 +66,12 @@ def test_switching_a_study_on_adds_its_cells_and_figures(workdir, kind):
     extra = len(all_cells(cfg)) - len(all_cells(load_config(workdir / DEMO)))
     assert extra > 0
     # The same switch from the command line, merged into the demo config.
-    out = snakemake("slides/deck.md", "-n", "--configfile", DEMO, "--config",
+    out = snakemake("deck", "-n", "--configfile", DEMO, "--config",
                     f"experiments={{{name}: {{enabled: true}}}}", cwd=workdir)
     counts = job_counts(out)
     assert counts["train_cell"] == len(all_cells(cfg)), out[-2000:]
     plots_job = out.split("rule plots:", 1)[1].split("\n\n", 1)[0]
     for fig in STUDY_FIGURES[kind]:
-        assert f"slides/figures/{fig}.png" in plots_job
-    assert sorted(f"slides/figures/{f['name']}.png" for f in figure_specs(cfg)) == sorted(
+        assert f"slides/demo/figures/{fig}.png" in plots_job
+    assert sorted(f"slides/demo/figures/{f['name']}.png" for f in figure_specs(cfg)) == sorted(
         x.strip() for x in plots_job.split("output:", 1)[1].split("\n", 1)[0].split(","))

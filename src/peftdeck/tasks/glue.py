@@ -300,7 +300,7 @@ SST2 = SentenceTask(
     num_labels=2,
     metrics=["accuracy"],
     layout=TsvLayout("sentence", None, "label"),
-    hub_id="glue",
+    hub_id="nyu-mll/glue",
     hub_config="sst2",
     hub_text=("sentence", None),
 )
@@ -310,7 +310,7 @@ MRPC = SentenceTask(
     num_labels=2,
     metrics=["f1", "accuracy"],
     layout=TsvLayout("#1 String", "#2 String", "Quality"),
-    hub_id="glue",
+    hub_id="nyu-mll/glue",
     hub_config="mrpc",
     hub_text=("sentence1", "sentence2"),
 )
@@ -320,7 +320,7 @@ RTE = SentenceTask(
     num_labels=2,
     metrics=["accuracy"],
     layout=TsvLayout("sentence1", "sentence2", "label", label_names={"entailment": 0, "not_entailment": 1}),
-    hub_id="glue",
+    hub_id="nyu-mll/glue",
     hub_config="rte",
     hub_text=("sentence1", "sentence2"),
 )
@@ -331,7 +331,7 @@ COLA = SentenceTask(
     metrics=["matthews"],
     # source, label, original annotation, sentence; no header in train/dev
     layout=TsvLayout(3, None, 1, header=False, width=4),
-    hub_id="glue",
+    hub_id="nyu-mll/glue",
     hub_config="cola",
     hub_text=("sentence", None),
 )
@@ -341,7 +341,7 @@ STSB = SentenceTask(
     num_labels=1,
     metrics=["pearson", "spearman"],
     layout=TsvLayout("sentence1", "sentence2", "score"),
-    hub_id="glue",
+    hub_id="nyu-mll/glue",
     hub_config="stsb",
     hub_text=("sentence1", "sentence2"),
 )
@@ -351,7 +351,7 @@ IMDB = ImdbTask(
     num_labels=2,
     metrics=["accuracy"],
     layout=None,
-    hub_id="imdb",
+    hub_id="stanfordnlp/imdb",
     hub_config=None,
     hub_text=("text", None),
     default_files={"train": "train.csv", "validation": "test.csv"},

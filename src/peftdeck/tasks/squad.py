@@ -1,7 +1,7 @@
 """SQuAD v1.1 extractive question answering.
 
 Local files are the official JSON (`data[].paragraphs[].qas[]`); rows are one question each, in
-the Hub's `squad` layout: `{"id", "title", "context", "question", "answers": {"text": [...],
+the Hub's `rajpurkar/squad` layout: `{"id", "title", "context", "question", "answers": {"text": [...],
 "answer_start": [...]}}`.
 
 Long contexts are split into overlapping windows (max_length 384, doc_stride 128 by default).
@@ -94,7 +94,7 @@ class SquadTask(Task):
     num_labels = None
     metrics = ["exact_match", "f1"]
     default_files = {"train": "train-v1.1.json", "validation": "dev-v1.1.json"}
-    hub_id = "squad"
+    hub_id = "rajpurkar/squad"
     hub_config = None
     hub_columns = ("id", "title", "context", "question", "answers")
     doc_stride = 128
