@@ -652,7 +652,9 @@ def makespan(work: Path, spec_of, n_cells: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "peftdeck.run_cell", "--spec", json.dumps(s), "--out",
                                str(work / f"makespan_par_{i}" / "metrics.json")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(), cwd=_checkout())
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=_checkout(),
+                              # all of them on one GPU at once (else each waits for its own GPU slot)
+                              env={**child_env(), "PEFTDECK_CELLS_PER_GPU": str(n_cells)})
              for i, s in enumerate(specs)]
     codes = [p.wait() for p in procs]
     concurrent = time.perf_counter() - t0

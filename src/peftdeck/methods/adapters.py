@@ -1,70 +1,50 @@
-"""Bottleneck adapters (Houlsby et al., 2019; Pfeiffer et al., 2021), written for BERT-style encoders.
+"""Bottleneck adapters (Houlsby et al., 2019; Pfeiffer et al., 2021).
 
 An adapter is a small residual MLP (down-projection, non-linearity, up-projection) inserted after a
 sub-layer's output projection, before the residual LayerNorm. Houlsby places one after the attention
 output and one after the feed-forward output and also trains the LayerNorms; Pfeiffer places one
 after the feed-forward output only. The up-projection starts at zero, so training starts from the
-pretrained function exactly.
+pretrained function exactly. Where the adapters go in each architecture comes from
+`architectures.py`.
 
 The AdapterHub `adapters` package pins an older transformers major version than this project, so
-the two configurations are implemented here on plain torch modules.
+the two configurations are implemented here on plain torch modules (`_layers.py`).
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
+from . import MethodSpec, freeze_all_but, register
+from .architectures import architecture, in_block, model_type
 
-from . import freeze_all_but, register
-
-_ALLOWED = {"reduction_factor", "activation"}
-
-
-class Bottleneck(nn.Module):
-    def __init__(self, hidden: int, bottleneck: int, activation: str):
-        super().__init__()
-        self.down = nn.Linear(hidden, bottleneck)
-        self.act = {"relu": nn.ReLU(), "gelu": nn.GELU()}[activation]
-        self.up = nn.Linear(bottleneck, hidden)
-        nn.init.normal_(self.down.weight, std=1e-2)
-        nn.init.zeros_(self.down.bias)
-        nn.init.zeros_(self.up.weight)
-        nn.init.zeros_(self.up.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.up(self.act(self.down(x)))
+_DEFAULTS = {"reduction_factor": 16}
+_ALLOWED = frozenset({"reduction_factor", "activation"})
+# Houlsby et al. (2019) search 3e-5 ... 3e-3 for BERT; Pfeiffer et al. (2021) use 1e-4; 1e-3 trains a
+# base-size encoder's adapters reliably in a few epochs.
+_LR = 1e-3
 
 
-class DropoutThenAdapter(nn.Module):
-    """Stands in for a sub-layer's output dropout: the adapter sees the projected, dropped-out output."""
+def _insert(model, spec: MethodSpec, options: dict, where: tuple[str, ...]) -> int:
+    spec.check_options(options)
+    from ._layers import Bottleneck, ThenAdapter
 
-    def __init__(self, dropout: nn.Module, adapter: Bottleneck):
-        super().__init__()
-        self.dropout = dropout
-        self.adapter = adapter
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.adapter(self.dropout(x))
-
-
-def _insert(model: nn.Module, options: dict, where: tuple[str, ...]) -> int:
-    unknown = set(options) - _ALLOWED
-    if unknown:
-        raise ValueError(f"adapter method: unknown option(s) {sorted(unknown)}; allowed: {sorted(_ALLOWED)}")
     factor = int(options.get("reduction_factor", 16))
     activation = str(options.get("activation", "relu"))
     if activation not in ("relu", "gelu"):
-        raise ValueError(f"adapter method: activation {activation!r} is not supported; use relu or gelu")
+        raise ValueError(f"method {spec.kind}: activation {activation!r} is not supported; use relu or gelu")
+    arch = architecture(model, spec.kind)
+    points = [{"attention": arch.adapter_attention, "ffn": arch.adapter_ffn}[w] for w in where]
     hidden = model.config.hidden_size
     bottleneck = max(1, hidden // factor)
+    modules = dict(model.named_modules())
     inserted = 0
-    for name, module in list(model.named_modules()):
-        # BertSelfOutput is `...attention.output`; BertOutput is `...layer.N.output`.
-        kind = "attention" if name.endswith("attention.output") else "ffn" if name.endswith(".output") else None
-        if kind in where and isinstance(getattr(module, "dropout", None), nn.Dropout) and hasattr(module, "LayerNorm"):
-            module.dropout = DropoutThenAdapter(module.dropout, Bottleneck(hidden, bottleneck, activation))
-            inserted += 1
+    for name, module in list(modules.items()):
+        if not in_block(arch, name, points):
+            continue
+        parent_name, _, child = name.rpartition(".")
+        setattr(modules[parent_name], child, ThenAdapter(module, Bottleneck(hidden, bottleneck, activation)))
+        inserted += 1
     if not inserted:
-        raise ValueError("adapter method: found no BERT-style output sub-layers to attach adapters to")
+        raise ValueError(f"method {spec.kind}: found none of {', '.join(points)} in this {model_type(model)} model; "
+                         "fix its entry in peftdeck.methods.architectures.ARCHITECTURES")
     return inserted
 
 
@@ -72,13 +52,28 @@ def _is_adapter(name: str) -> bool:
     return ".adapter." in name
 
 
-@register("adapter_houlsby")
 def adapter_houlsby(model, task_kind, options):
-    _insert(model, options, ("attention", "ffn"))
-    return freeze_all_but(model, lambda n: _is_adapter(n) or ".LayerNorm." in n)
+    from torch import nn
+
+    _insert(model, HOULSBY, options, ("attention", "ffn"))
+    norms = {n for n, m in model.named_modules() if isinstance(m, nn.LayerNorm)}
+    return freeze_all_but(model, lambda n: _is_adapter(n) or n.rpartition(".")[0] in norms)
 
 
-@register("adapter_pfeiffer")
 def adapter_pfeiffer(model, task_kind, options):
-    _insert(model, options, ("ffn",))
+    _insert(model, PFEIFFER, options, ("ffn",))
     return freeze_all_but(model, _is_adapter)
+
+
+HOULSBY = register(MethodSpec(
+    kind="adapter_houlsby", label="Adapters (Houlsby)", lr=_LR, colors=("#e7298a", "#f47cb8"),
+    what_trains="bottleneck adapters after the attention and feed-forward sub-layers of every block "
+                "(1/{reduction_factor} of the width) and every LayerNorm, plus the task head",
+    defaults=_DEFAULTS, options=_ALLOWED, added=(".adapter.",), apply=adapter_houlsby, order=40,
+))
+PFEIFFER = register(MethodSpec(
+    kind="adapter_pfeiffer", label="Adapters (Pfeiffer)", lr=_LR, colors=("#a6761d", "#d1a35a"),
+    what_trains="a bottleneck adapter after the feed-forward sub-layer of every block "
+                "(1/{reduction_factor} of the width), plus the task head",
+    defaults=_DEFAULTS, options=_ALLOWED, added=(".adapter.",), apply=adapter_pfeiffer, order=41,
+))
