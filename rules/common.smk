@@ -1,4 +1,5 @@
 # Validation, wildcard constraints and input functions, done once for every rule file.
+import glob
 import json
 import os
 import re

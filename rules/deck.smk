@@ -12,7 +12,8 @@ localrules:
     deck,
     html,
     pdf,
-    moved_deck,
+    latest_deck,
+    moved_deck_html,
 
 
 rule plots:
@@ -37,6 +38,7 @@ rule deck_md:
         summary=P.summary_json(STUDY),
         figures=rules.plots.output,
         template="templates/deck.md.j2",
+        partials=glob.glob("templates/_*.md.j2"),
     output:
         P.deck_md(STUDY),
     log:
@@ -92,12 +94,32 @@ rule pdf:
         P.deck_pdf(STUDY),
 
 
-rule moved_deck:
-    """slides/deck.md, .html, .pdf (once one deck for every study): a run asking for them stops and
-    says where the study's deck is now."""
+rule latest_deck:
+    """slides/deck.md and slides/deck.pdf: a copy of the deck of the study in the config, its figure
+    links pointing into slides/<study>/, so that `snakemake --cores 4 slides/deck.md` builds and
+    shows the study asked for. Each study's own deck stays in slides/<study>/; asking for another
+    study's slides/deck.md replaces this copy only (the study is a parameter, so a change of study
+    makes it again)."""
     input:
-        lambda wc: moved_deck(wc.ext),
+        lambda wc: getattr(P, f"deck_{wc.ext}")(STUDY),
     output:
         "slides/deck.{ext}",
+    params:
+        study=STUDY,
     wildcard_constraints:
-        ext="md|html|pdf",
+        ext="md|pdf",
+    log:
+        f"results/{STUDY}/logs/latest_deck_{{ext}}.log",
+    conda:
+        "../envs/peftdeck.yaml"
+    shell:
+        "python -m peftdeck.deck alias --src {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule moved_deck_html:
+    """slides/deck.html: HTML links its figures by path, so it is not copied; the message names the
+    study's own file."""
+    input:
+        lambda wc: moved_deck("html"),
+    output:
+        "slides/deck.html",

@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -331,6 +332,24 @@ def render(md: str | Path, html: str | Path | None = None, pdf: str | Path | Non
     return written
 
 
+def alias(src: str | Path, out: str | Path) -> Path:
+    """Copy a study's deck (Markdown or PDF) to `out`; Markdown gets its relative links (figures)
+    rewritten so that they still point into the study's folder. Written atomically."""
+    src, out = Path(src), Path(out)
+    if not src.is_file():
+        raise FileNotFoundError(f"{src} does not exist; build the study's deck first")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if src.suffix == ".md":
+        prefix = os.path.relpath(src.parent, out.parent)
+        text = re.sub(r"\]\((?![a-z]+:|/|#)([^)]+)\)", lambda m: f"]({prefix}/{m.group(1)})", src.read_text())
+        tmp.write_text(text)
+    else:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, out)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m peftdeck.deck", description="Build or render the slide deck.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -342,9 +361,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--md", default="slides/demo/deck.md")
     r.add_argument("--html")
     r.add_argument("--pdf")
+    a = sub.add_parser("alias", help="copy a study's deck to a second path (slides/deck.md), links kept working")
+    a.add_argument("--src", required=True)
+    a.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     try:
-        if args.command == "build":
+        if args.command == "alias":
+            print(f"deck: wrote {alias(args.src, args.out)} (a copy of {args.src})")
+        elif args.command == "build":
             out = build(args.summary, args.template, args.out)
             print(f"deck: wrote {out}")
         else:

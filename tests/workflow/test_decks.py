@@ -86,9 +86,29 @@ def test_building_another_study_leaves_the_demo_deck_in_place(repo):
         assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_the_old_deck_path_says_where_the_deck_is_now(repo):
+def test_slides_deck_md_builds_the_study_in_the_config(repo):
+    """`snakemake slides/deck.md --configfile <study>` still builds that study's deck (and copies it
+    to slides/deck.md, links into slides/<study>/); slides/deck.html names the study's own file."""
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "slides/deck.md", "--configfile", STUDIES["tiny"]],
                           cwd=repo, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "latest_deck" in out and "deck_md" in out and P.deck_md("tiny") in out
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "slides/deck.html", "--configfile", STUDIES["tiny"]],
+                          cwd=repo, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "slides/tiny/deck.md" in out and "snakemake --cores 4 deck --configfile tests/workflow/configs/tiny.yaml" in out
+    assert "slides/tiny/deck.html" in out and "snakemake --cores 4 html --configfile tests/workflow/configs/tiny.yaml" in out
+
+
+def test_alias_keeps_figure_links_working(tmp_path):
+    from peftdeck import deck
+
+    study = tmp_path / "slides" / "demo"
+    (study / "figures").mkdir(parents=True)
+    (study / "figures" / "a.png").write_bytes(b"png")
+    (study / "deck.md").write_text("![h:540 center](figures/a.png)\n[site](https://example.org) [top](#1)\n")
+    out = deck.alias(study / "deck.md", tmp_path / "slides" / "deck.md")
+    text = out.read_text()
+    assert "](demo/figures/a.png)" in text and "](https://example.org)" in text and "](#1)" in text
+    assert (out.parent / "demo/figures/a.png").is_file()
