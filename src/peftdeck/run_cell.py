@@ -6,9 +6,11 @@
 With --config the cell is read back from the output path, so a cell can be run by hand by its address.
 
 Exit status: 0 done, 1 bad input (the message names it), 2 bad arguments or config, 3 out of GPU memory
-(retry with --attempt N+1: half the micro-batch, same effective batch).
+(retry with --attempt N+1: half the micro-batch, same effective batch), 4 no free GPU slot in time
+(see peftdeck.devices: PEFTDECK_CELLS_PER_GPU, PEFTDECK_GPU_SLOT_TIMEOUT).
 Fault injection for tests: PEFTDECK_SIMULATE_OOM_ABOVE_MICRO_BATCH=N makes every training micro-batch
-larger than N fail as if the GPU ran out of memory.
+larger than N fail as if the GPU ran out of memory; PEFTDECK_SIMULATE_FAILURE_FOR=TEXT makes every cell
+whose --out path contains TEXT fail (status 1) before it starts.
 """
 from __future__ import annotations
 
@@ -40,6 +42,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    fail_for = os.environ.get("PEFTDECK_SIMULATE_FAILURE_FOR")
+    if fail_for and fail_for in args.out:
+        print(f"error: simulated failure of {args.out} (PEFTDECK_SIMULATE_FAILURE_FOR={fail_for})", file=sys.stderr)
+        return 1
+
+    # A GPU of its own (PEFTDECK_CELLS_PER_GPU cells share one), taken before torch initialises
+    # CUDA; nothing happens on a machine without GPUs. The slot is freed when the process ends.
+    from .devices import SlotTimeout, claim_for_cell, release_held
+
+    try:
+        claim_for_cell(log=lambda m: print(m, flush=True))
+    except (SlotTimeout, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+
     import torch
 
     from .train import micro_batch_for, run_cell
@@ -55,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
               "Retrying halves the micro-batch and keeps the effective batch: run Snakemake with "
               f"--retries 2 (the profiles do), or by hand with --attempt {args.attempt + 1}.", file=sys.stderr)
         return 3
+    finally:
+        release_held()
     return 0
 
 

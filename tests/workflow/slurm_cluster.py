@@ -15,7 +15,9 @@ states come from `squeue`; `MinJobAge` is high so finished jobs stay visible to 
 job is written to DIR/jobcomp.txt (`jobcomp/filetxt`): SLURM's own record of what ran, which the
 test checks against. Clients find the cluster through SLURM_CONF and, inside jobs, through an `srun`
 wrapper in DIR/bin that `start` puts first on PATH (see `env_for`). The node declares more CPUs than the machine may have
-(`SlurmdParameters=config_overrides`) so that several small jobs run side by side on a CI runner.
+(`SlurmdParameters=config_overrides`) so that several small jobs run side by side on a CI runner, and
+three stand-in GPUs (GRES `gpu` backed by /dev/null, /dev/zero and /dev/full): SLURM hands them out
+and sets CUDA_VISIBLE_DEVICES as it would for real GPUs, so GPU requests are tested without a GPU.
 """
 from __future__ import annotations
 
@@ -33,6 +35,10 @@ PARTITION = "ci"
 CLUSTER = "peftdeck-ci"
 NODE_CPUS = 8
 NODE_MEMORY_MB = 8000
+# Stand-in GPUs: GRES entries backed by character devices that are not GPUs. SLURM allocates and
+# counts them like GPUs and sets CUDA_VISIBLE_DEVICES for the jobs that get one; CUDA finds none.
+NODE_GPUS = 3
+FAKE_GPU_FILES = ("/dev/null", "/dev/zero", "/dev/full")
 DAEMONS = ("slurmctld", "slurmd", "munged")
 
 
@@ -99,7 +105,8 @@ ReturnToService=2
 KillWait=5
 InactiveLimit=0
 Waittime=0
-NodeName={node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} State=UNKNOWN
+GresTypes=gpu
+NodeName={node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} Gres=gpu:{NODE_GPUS} State=UNKNOWN
 PartitionName={PARTITION} Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -149,6 +156,7 @@ def start(d: str | os.PathLike, timeout: float = 60.0) -> dict[str, str]:
     node = socket.gethostname().split(".")[0]
     ctld_port, slurmd_port = _free_ports(2)
     (d / "slurm.conf").write_text(_conf(d, node, ctld_port, slurmd_port))
+    (d / "gres.conf").write_text(f"NodeName={node} Name=gpu File={','.join(FAKE_GPU_FILES[:NODE_GPUS])}\n")
     _write_srun_wrapper(d)
     env = env_for(d)
 

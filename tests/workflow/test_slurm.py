@@ -1,13 +1,18 @@
 """The SLURM profile, for real: the tiny study through `snakemake --profile profiles/slurm-test` on a
 one-node cluster started for the test (tests/workflow/slurm_cluster.py).
 
-The proof that the cells ran as SLURM jobs comes from SLURM itself: its job-completion record
-(`jobcomp/filetxt`) must hold one COMPLETED job, in the test partition and our working directory,
-for every training cell, while downloads/demo data, aggregation, plots and the deck stay on the
-submitting machine (local rules).
+The proof comes from SLURM itself: its job-completion record (`jobcomp/filetxt`) and the per-job
+logs. The training cells must run bundled, in fewer SLURM jobs than cells (Snakemake job groups),
+each bundle asking for one GPU (the test node has stand-in GPUs) and the CPUs, memory and runtime of
+its cells, and every cell of a bundle running on the GPU SLURM gave the job; every cell must finish; a cell
+made to fail inside a bundle fails only that job and then reruns alone, as one job of one cell,
+without redoing anything that finished; downloads/demo data, aggregation, plots and the deck stay
+on the submitting machine (local rules).
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import shutil
@@ -29,8 +34,9 @@ from peftdeck.config import all_cells, load_config  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 TINY = "tests/workflow/configs/tiny.yaml"
 PROFILE = "profiles/slurm-test"
-LOCAL_RULES = ("demo_data", "resolved_config", "aggregate", "plots", "deck")
+LOCAL_RULES = ("demo_data", "resolved_config", "aggregate", "plots", "deck_md")
 CLUSTER_RULES = {"demo_pretrain", "train_cell"}
+FAILING = "/sst2/lora/"  # the cell made to fail inside its bundle (PEFTDECK_SIMULATE_FAILURE_FOR)
 
 
 
@@ -73,14 +79,37 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subp
     return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
 
 
-def _slurm_jobs_by_rule(repo: Path) -> dict[str, dict[str, str]]:
-    """rule -> {wildcards string -> SLURM job id}, from the plugin's per-job logs
-    (.snakemake/slurm_logs/rule_<rule>/<wildcard values joined by _>/<job id>.log)."""
-    out: dict[str, dict[str, str]] = {}
-    for log in (repo / ".snakemake" / "slurm_logs").glob("rule_*/*/*.log"):
-        rule = log.parent.parent.name.removeprefix("rule_")
-        out.setdefault(rule, {})[log.parent.name] = log.stem  # a retry would leave the later id
+def _slurm_jobs(repo: Path) -> dict[str, str]:
+    """SLURM job id -> the Snakemake rule or group it ran, from the plugin's per-job logs
+    (.snakemake/slurm_logs/rule_<rule>/<wildcards>/<id>.log, group_<group>_<rules>/<id>.log)."""
+    out: dict[str, str] = {}
+    root = repo / ".snakemake" / "slurm_logs"
+    for log in root.glob("*/**/*.log"):
+        out[log.stem] = log.relative_to(root).parts[0]
     return out
+
+
+def _slurm_log(repo: Path, jid: str) -> Path:
+    return next((repo / ".snakemake" / "slurm_logs").glob(f"*/**/{jid}.log"))
+
+
+def _cells_of_job(repo: Path, jid: str) -> list[dict[str, str]]:
+    """The cells a SLURM job was given: the `--target-jobs train_cell:k=v,...` of its Snakemake call."""
+    text = _slurm_log(repo, jid).read_text(errors="replace")
+    first = next((line for line in text.splitlines() if "--target-jobs" in line), "")
+    return [dict(kv.split("=", 1) for kv in m.split(",")) for m in re.findall(r"train_cell:(\S+)", first)]
+
+
+def _records(cluster_dir: Path, repo: Path, ids: set[str], wait_s: float = 15) -> dict[str, dict[str, str]]:
+    """SLURM's own completion records (jobcomp) of our jobs, waiting for those in `ids` to appear."""
+    workdir = os.path.realpath(repo)
+    deadline = time.time() + wait_s
+    while True:
+        recs = {r["JobId"]: r for r in slurm_cluster.read_jobcomp(cluster_dir)
+                if os.path.realpath(r.get("WorkDir", "")) == workdir}
+        if ids <= set(recs) or time.time() > deadline:
+            return recs
+        time.sleep(0.5)
 
 
 def test_downloads_and_reporting_are_local_rules_and_training_is_not():
@@ -95,8 +124,24 @@ def test_downloads_and_reporting_are_local_rules_and_training_is_not():
     assert not CLUSTER_RULES & declared
 
 
+
+def _profile_setting(option: str, name: str) -> int:
+    """`name=N` from a list option of profiles/slurm-test (group-components, resources)."""
+    text = (REPO / PROFILE / "config.yaml").read_text()
+    block = re.search(rf"^{option}:\n((?:\s+- .*\n)+)", text, re.M)
+    assert block, f"{PROFILE} sets no {option}"
+    return int(re.search(rf"{name}=(\d+)", block.group(1)).group(1))
+
+
+def _key(wildcards: dict[str, str]) -> tuple:
+    return tuple(sorted(wildcards.items()))
+
+
 @pytest.mark.slow
-def test_tiny_study_runs_every_cell_as_a_slurm_job(tmp_path, cluster):
+def test_tiny_study_runs_in_bundled_slurm_jobs_and_a_failed_cell_reruns_alone(tmp_path, cluster):
+    """Cells go to SLURM in bundles (fewer jobs than cells) with the right request per bundle; a cell
+    that fails inside a bundle fails that job only, and then reruns alone as one job; every cell ends
+    with its result and the deck is built by local rules."""
     cluster_dir, cluster_env = cluster
     repo = _workdir_copy(tmp_path)
     venv_bin = str(Path(sys.executable).parent)
@@ -104,56 +149,96 @@ def test_tiny_study_runs_every_cell_as_a_slurm_job(tmp_path, cluster):
     # Jobs run `python -m snakemake` with this interpreter; the venv goes first on PATH as it would
     # after `source .venv/bin/activate` (sbatch exports the submitting environment).
     env["PATH"] = os.pathsep.join([cluster_env["PATH"].split(os.pathsep)[0], venv_bin, env["PATH"]])
-    env.pop("SLURM_JOB_ID", None)
-
-    t0 = time.time()
-    proc = _run([sys.executable, "-m", "snakemake", "--profile", PROFILE, "slides/deck.md", "--configfile", TINY],
-                cwd=repo, env=env, timeout=540)
-    elapsed = time.time() - t0
-    logs = (cluster_dir / "slurmctld.log")
-    assert proc.returncode == 0, (
-        f"snakemake under the SLURM profile failed after {elapsed:.0f} s:\n{proc.stdout[-8000:]}\n"
-        f"--- slurmctld.log ---\n{slurm_cluster._tail(logs)}"
-    )
-    assert (repo / P.deck_md()).is_file(), "slides/deck.md was not built"
+    for var in ("SLURM_JOB_ID", "PEFTDECK_SIMULATE_FAILURE_FOR", "PEFTDECK_SIMULATE_OOM_ABOVE_MICRO_BATCH"):
+        env.pop(var, None)
+    snakemake = [sys.executable, "-m", "snakemake", "--profile", PROFILE]
+    per_job = _profile_setting("group-components", "train")
+    at_once = _profile_setting("resources", "gpu_slot")
 
     cells = all_cells(load_config(repo / TINY))
-    jobs = _slurm_jobs_by_rule(repo)
+    by_key = {_key(P.cell_wildcards(c)): c for c in cells}
+    failing = next(c for c in cells if FAILING in c.path)
+
+    def slurm_log_tail() -> str:
+        return f"--- slurmctld.log ---\n{slurm_cluster._tail(cluster_dir / 'slurmctld.log')}"
+
+    # 1. Every cell, one of them made to fail (no retries, keep going).
+    t0 = time.time()
+    run1 = _run(snakemake + ["cells", "--configfile", TINY, "--keep-going", "--retries", "0"], cwd=repo,
+                env={**env, "PEFTDECK_SIMULATE_FAILURE_FOR": FAILING}, timeout=720)
+    assert run1.returncode != 0, f"the failing cell did not fail the run:\n{run1.stdout[-4000:]}"
+    assert "simulated failure" in run1.stdout, f"the run failed otherwise:\n{run1.stdout[-8000:]}"
+    jobs1 = _slurm_jobs(repo)
+    recs1 = _records(cluster_dir, repo, set(jobs1))
+    assert set(recs1) == set(jobs1), f"SLURM records {sorted(recs1)} vs job logs {sorted(jobs1)}\n{slurm_log_tail()}"
+    pretrain = [j for j, what in jobs1.items() if what == "rule_demo_pretrain"]
+    bundles = {j: _cells_of_job(repo, j) for j, what in jobs1.items() if what.startswith("group_train")}
     # Only the compute rules went to SLURM; everything else ran here, as a local rule.
-    assert set(jobs) == CLUSTER_RULES, f"rules submitted to SLURM: {sorted(jobs)}"
-    for rule in LOCAL_RULES:
-        assert f"localrule {rule}:" in proc.stdout, f"{rule} did not run on the submitting machine"
+    assert len(pretrain) == 1 and len(pretrain) + len(bundles) == len(jobs1), f"jobs: {jobs1}"
+    assert recs1[pretrain[0]]["JobState"] == "COMPLETED"
 
-    # SLURM's own record of finished jobs (filled in by slurmctld as each job ends).
-    workdir = os.path.realpath(repo)
-    records: dict[str, dict[str, str]] = {}
-    deadline = time.time() + 15
-    expected_ids = {jid for by_wc in jobs.values() for jid in by_wc.values()}
-    while time.time() < deadline:
-        records = {r["JobId"]: r for r in slurm_cluster.read_jobcomp(cluster_dir)}
-        if expected_ids <= set(records):
-            break
-        time.sleep(0.5)
-    ours = {jid: r for jid, r in records.items() if os.path.realpath(r.get("WorkDir", "")) == workdir}
-
-    expected_cells = {"_".join(P.cell_wildcards(c).values()): c for c in cells}
-    assert set(jobs["train_cell"]) == set(expected_cells), (
-        f"cells without a SLURM job: {sorted(set(expected_cells) - set(jobs['train_cell']))}; "
-        f"unexpected: {sorted(set(jobs['train_cell']) - set(expected_cells))}"
-    )
-    for wc, jid in sorted(jobs["train_cell"].items()):
-        rec = ours.get(jid)
-        assert rec is not None, f"SLURM has no completion record of job {jid} (cell {expected_cells[wc].path})"
-        assert rec["JobState"] == "COMPLETED", f"job {jid} for {expected_cells[wc].path}: {rec}"
+    # Fewer SLURM jobs than cells: each cell was given to exactly one bundle of at most `per_job`.
+    given = sorted(_key(wc) for cs in bundles.values() for wc in cs)
+    assert given == sorted(by_key), f"cells given to SLURM jobs: {given}"
+    assert len(bundles) == math.ceil(len(cells) / per_job) < len(cells)
+    failed_jobs = []
+    for jid, cs in bundles.items():
+        rec = recs1[jid]
         assert rec["Partition"] == slurm_cluster.PARTITION
-        assert (repo / expected_cells[wc].path).is_file()
-        # The job's own log shows it ran this cell's training command.
-        slurm_log = repo / ".snakemake" / "slurm_logs" / "rule_train_cell" / wc / f"{jid}.log"
-        assert expected_cells[wc].path in slurm_log.read_text()
-    pretrain_id = next(iter(jobs["demo_pretrain"].values()))
-    assert ours[pretrain_id]["JobState"] == "COMPLETED"
+        # A bundle asks for the CPUs and memory of the cells it runs side by side and the runtime of
+        # its rounds (profile: 1 CPU, 500 MB, 10 min per cell, `gpu_slot` cells at a time).
+        side_by_side = min(len(cs), at_once)
+        assert int(rec["TimeLimit"]) == 10 * math.ceil(len(cs) / at_once), rec
+        assert f"cpu={side_by_side}," in rec["Tres"] and f"mem={500 * side_by_side}M" in rec["Tres"], rec
+        # ... and one GPU: SLURM gave the job one of the node's (stand-in) GPUs, and every cell of the
+        # job took it as its device (CUDA_VISIBLE_DEVICES set by SLURM -> the cell's GPU slot).
+        slots = {json.dumps(json.loads((repo / by_key[_key(wc)].path).read_text())["compute"]["device_slot"])
+                 for wc in cs if (repo / by_key[_key(wc)].path).is_file()}
+        assert len(slots) == 1, f"cells of job {jid} on different devices: {slots}"
+        slot = json.loads(slots.pop())
+        assert slot["device"] in {str(i) for i in range(slurm_cluster.NODE_GPUS)} and slot["devices"] == 1, slot
+        if _key(P.cell_wildcards(failing)) in map(_key, cs):
+            assert rec["JobState"] == "FAILED", rec
+            failed_jobs.append(jid)
+        else:
+            assert rec["JobState"] == "COMPLETED", rec
+            for wc in cs:  # every cell of a completed bundle finished
+                assert (repo / by_key[_key(wc)].path).is_file(), by_key[_key(wc)].path
+    assert len(failed_jobs) == 1
+    assert not (repo / failing.path).exists()
+    # The other cells of the failed bundle kept their results (keep-incomplete in the profile).
+    for wc in bundles[failed_jobs[0]]:
+        cell = by_key[_key(wc)]
+        assert cell is failing or (repo / cell.path).is_file(), f"{cell.path} lost with its failed bundle"
+    finished = {c.path: (repo / c.path).stat().st_mtime_ns for c in cells if (repo / c.path).is_file()}
 
-    # One SLURM job per cell plus the demo model's pre-training, none failed.
-    states = sorted(r["JobState"] for r in ours.values())
-    assert states == ["COMPLETED"] * (len(cells) + 1), states
-    print(f"SLURM profile: {len(ours)} jobs in {elapsed:.0f} s")
+    # 2. The failed cell alone, by its address: one SLURM job with that one cell.
+    run2 = _run(snakemake + [failing.path, "--configfile", TINY], cwd=repo, env=env, timeout=300)
+    assert run2.returncode == 0, f"rerunning {failing.path} failed:\n{run2.stdout[-6000:]}\n{slurm_log_tail()}"
+    jobs2 = set(_slurm_jobs(repo)) - set(jobs1)
+    assert len(jobs2) == 1, f"new SLURM jobs: {sorted(jobs2)}"
+    (jid2,) = jobs2
+    assert _records(cluster_dir, repo, jobs2)[jid2]["JobState"] == "COMPLETED"
+    assert [_key(wc) for wc in _cells_of_job(repo, jid2)] == [_key(P.cell_wildcards(failing))]
+    assert (repo / failing.path).is_file()
+
+    # 3. The deck: every cell has its result, so nothing goes to SLURM again and nothing that
+    # finished is redone; reporting runs here.
+    missing = [c for c in cells if not (repo / c.path).is_file()]
+    assert not missing, [c.path for c in missing]
+    run3 = _run(snakemake + ["deck", "--configfile", TINY], cwd=repo, env=env, timeout=540)
+    elapsed = time.time() - t0
+    assert run3.returncode == 0, f"the deck run failed:\n{run3.stdout[-6000:]}\n{slurm_log_tail()}"
+    jobs3 = set(_slurm_jobs(repo)) - set(jobs1) - jobs2
+    assert not jobs3, f"SLURM jobs submitted although every cell was done: {sorted(jobs3)}"
+    for rule in LOCAL_RULES:
+        assert f"localrule {rule}:" in run1.stdout + run3.stdout, f"{rule} did not run on the submitting machine"
+    assert (repo / P.deck_md("tiny")).is_file(), "slides/tiny/deck.md was not built"
+    for c in cells:
+        assert (repo / c.path).is_file(), f"{c.path} has no result"
+    for path, mtime in finished.items():
+        assert (repo / path).stat().st_mtime_ns == mtime, f"{path} was redone"
+    n_train_jobs = len(bundles) + 1
+    assert n_train_jobs < len(cells)
+    print(f"SLURM profile: {len(cells)} cells in {n_train_jobs} SLURM jobs "
+          f"(one failed on purpose, one rerun alone) in {elapsed:.0f} s")
