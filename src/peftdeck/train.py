@@ -261,11 +261,12 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
 
     tokenizer = AutoTokenizer.from_pretrained(spec["model"]["location"], local_files_only=True)
     max_length = training["qa_max_length"] if task.kind == "qa" else training["max_length"]
-    if task.kind == "qa":
-        task.doc_stride = int(training["doc_stride"])
-    train_feats = task.encode_train(train_rows, tokenizer, max_length)
-    eval_feats = task.encode_eval(eval_rows, tokenizer, max_length)
-    select_feats = task.encode_eval(select_rows, tokenizer, max_length) if select_rows else None
+    # The window stride of question answering is the study's setting; the task object (shared by
+    # every cell of a process) is never changed.
+    extra = {"doc_stride": int(training["doc_stride"])} if task.kind == "qa" else {}
+    train_feats = task.encode_train(train_rows, tokenizer, max_length, **extra)
+    eval_feats = task.encode_eval(eval_rows, tokenizer, max_length, **extra)
+    select_feats = task.encode_eval(select_rows, tokenizer, max_length, **extra) if select_rows else None
 
     seed_everything(seed)
     model = load_model(spec["model"], task, task.num_labels)
