@@ -40,6 +40,12 @@ def prompt_tuning(model, task_kind, options):
             raise ValueError("method prompt_tuning: init text needs a model loaded from a folder (for its tokenizer)")
         kwargs.update(prompt_tuning_init=PromptTuningInit.TEXT, prompt_tuning_init_text=text,
                       tokenizer_name_or_path=str(location), tokenizer_kwargs={"local_files_only": True})
+    # The prompt's width is the word embeddings' width: given here because peft looks for
+    # `hidden_size` in the config, which DistilBERT calls `dim`.
+    config = model.config
+    kwargs.update(token_dim=model.get_input_embeddings().embedding_dim,
+                  num_layers=getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None),
+                  num_attention_heads=getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None))
     cfg = PromptTuningConfig(
         task_type=TaskType.SEQ_CLS,
         num_virtual_tokens=int(options.get("num_virtual_tokens", 20)),
