@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from repo_copy import workdir_copy  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
@@ -41,11 +42,7 @@ def digest(folder: Path) -> dict[str, str]:
 
 @pytest.fixture()
 def repo(tmp_path):
-    dst = tmp_path / "repo"
-    shutil.copytree(REPO, dst, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "results", "resources", "slides", ".snakemake", "node_modules", "__pycache__",
-        ".pytest_cache"))
-    return dst
+    return workdir_copy(tmp_path)
 
 
 def test_dry_runs_put_each_study_deck_in_its_own_folder(repo):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from repo_copy import workdir_copy  # noqa: E402
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,12 +34,6 @@ _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pr
 _OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
-def workdir_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "repo"
-    ignore = shutil.ignore_patterns(".git", ".venv", "results", "resources", "slides", ".snakemake",
-                                    "node_modules", "__pycache__", ".pytest_cache")
-    shutil.copytree(REPO, dst, ignore=ignore)
-    return dst
 
 
 def hub_env(endpoint: str, home: Path, offline: bool = False) -> dict[str, str]:

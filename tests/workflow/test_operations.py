@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from repo_copy import workdir_copy  # noqa: E402
 import yaml
 
 from peftdeck import paths as P
@@ -88,10 +89,7 @@ def mtimes(repo: Path, *rels: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    dst = tmp_path_factory.mktemp("ops") / "repo"
-    ignore = shutil.ignore_patterns(".git", ".venv", "results", "resources", "slides", ".snakemake",
-                                    "node_modules", "__pycache__", ".pytest_cache")
-    shutil.copytree(REPO, dst, ignore=ignore)
+    dst = workdir_copy(tmp_path_factory.mktemp("ops"))
     (dst / CONFIG).write_text(yaml.safe_dump(_ops_config(), sort_keys=False))
     load_config(dst / CONFIG)  # the test config itself is valid
     snakemake(dst, "--cores", "2", A, B)

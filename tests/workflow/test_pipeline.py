@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from repo_copy import workdir_copy  # noqa: E402
 
 from peftdeck.config import all_cells, load_config
 
@@ -25,13 +26,6 @@ def snakemake(*args: str, cwd: Path, check: bool = True) -> subprocess.Completed
     return proc
 
 
-def workdir_copy(tmp_path: Path) -> Path:
-    """A fresh checkout-like copy, so the test never touches the repo's own results/."""
-    dst = tmp_path / "repo"
-    ignore = shutil.ignore_patterns(".git", ".venv", "results", "resources", "slides", ".snakemake",
-                                    "node_modules", "__pycache__", ".pytest_cache")
-    shutil.copytree(REPO, dst, ignore=ignore)
-    return dst
 
 
 def test_dry_run_lists_one_training_job_per_cell(tmp_path):

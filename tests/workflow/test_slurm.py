@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from repo_copy import workdir_copy  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import slurm_cluster  # noqa: E402
 
@@ -40,12 +42,6 @@ FAILING = "/sst2/lora/"  # the cell made to fail inside its bundle (PEFTDECK_SIM
 
 
 
-def _workdir_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "repo"
-    ignore = shutil.ignore_patterns(".git", ".venv", "results", "resources", "slides", ".snakemake",
-                                    "node_modules", "__pycache__", ".pytest_cache")
-    shutil.copytree(REPO, dst, ignore=ignore)
-    return dst
 
 
 @pytest.fixture
@@ -143,7 +139,7 @@ def test_tiny_study_runs_in_bundled_slurm_jobs_and_a_failed_cell_reruns_alone(tm
     that fails inside a bundle fails that job only, and then reruns alone as one job; every cell ends
     with its result and the deck is built by local rules."""
     cluster_dir, cluster_env = cluster
-    repo = _workdir_copy(tmp_path)
+    repo = workdir_copy(tmp_path)
     venv_bin = str(Path(sys.executable).parent)
     env = {**os.environ, **cluster_env, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     # Jobs run `python -m snakemake` with this interpreter; the venv goes first on PATH as it would

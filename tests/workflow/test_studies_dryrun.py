@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from repo_copy import workdir_copy  # noqa: E402
 import yaml
 
 from peftdeck.config import all_cells, load_config, sections, validate
@@ -42,11 +43,7 @@ def job_counts(text: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A checkout-like copy, so the dry runs never touch the repository's own .snakemake/ or results/."""
-    dst = tmp_path_factory.mktemp("studies") / "repo"
-    ignore = shutil.ignore_patterns(".git", ".venv", "results", "resources", "slides", ".snakemake",
-                                    "node_modules", "__pycache__", ".pytest_cache")
-    shutil.copytree(REPO, dst, ignore=ignore)
-    return dst
+    return workdir_copy(tmp_path_factory.mktemp("studies"))
 
 
 def test_demo_studies_are_off_by_default(workdir):
