@@ -99,8 +99,13 @@ def fmt_pct(x: Any, digits: int | None = None, sig: int | None = None) -> str:
 
 
 def fmt_ratio(x: Any, digits: int = 2) -> str:
+    """`0.52×`; below 0.01 two significant digits (`0.0037×`), never a bare `0.00×`."""
     v = _num(x)
-    return DASH if v is None else f"{v:.{digits}f}×"
+    if v is None:
+        return DASH
+    if 0 < abs(v) < 10 ** -digits:
+        return f"{v:.2g}×" if "e" not in f"{v:.2g}" else f"{v:.{digits + 4}f}".rstrip("0") + "×"
+    return f"{v:.{digits}f}×"
 
 
 def fmt_pvalue(x: Any) -> str:

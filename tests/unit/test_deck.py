@@ -153,6 +153,7 @@ def test_other_filters():
     assert deck.fmt_size({"train_size": "all", "n_train": 88524}) == "all (88,524)"
     assert deck.fmt_bytes(2.2 * 2**30) == "2.20 GiB" and deck.fmt_flops(1.2e14) == "120 TFLOP"
     assert deck.fmt_ratio(0.5) == "0.50×" and deck.fmt_g(2e-05) == "2e-05"
+    assert deck.fmt_ratio(0.0037) == "0.0037×" and deck.fmt_ratio(0.00004) == "0.00004×"  # never a bare 0.00×
     assert deck.fmt_schedule({"steps": 2000, "epochs": 2}).startswith("max(2,000 steps")
 
 
