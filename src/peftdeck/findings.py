@@ -653,7 +653,7 @@ def pareto_fronts(table: dict[str, dict[str, dict[str, Any]]], labels: Mapping[s
         per_cost = {}
         for cost in PARETO_COSTS:
             pts = {m: (e["mean"], e[cost]) for m, e in table[t].items() if _learned(e) and _finite(e.get(cost))}
-            front = sorted(pareto_front(pts), key=lambda m: pts[m][1]) if len(pts) >= 2 else []
+            front = sorted(pareto_front(pts), key=lambda m: pts[m][1])
             per_cost[cost] = {"points": {m: {"score": v[0], "cost": v[1], "label": labels.get(m, m)}
                                          for m, v in pts.items()},
                               "front": front, "front_labels": [labels.get(m, m) for m in front],

@@ -287,8 +287,14 @@ def pareto(summary: dict[str, Any], out_dir: Path) -> Path:
             ax = axes[i][j]
             entry = (par["tasks"].get(t) or {}).get(cost) or {}
             pts = entry.get("points") or {}
+            if i == len(tasks) - 1:
+                ax.set_xlabel(par["costs"][cost] + (" (s)" if cost == "train_s" else
+                                                    " (bytes)" if cost == "peak_memory_bytes" else ""))
+            if j == 0:
+                pm = glue["task_info"][t]["primary_metric"]
+                ax.set_ylabel(f"{_task_label(summary, t)}\n{metric_labels.get(pm, pm or '')}")
             if not pts:
-                _no_data(ax, "no learned runs")
+                _no_data(ax, "no method learned")
                 continue
             front = entry.get("front") or []
             for m, p in pts.items():
@@ -301,12 +307,6 @@ def pareto(summary: dict[str, Any], out_dir: Path) -> Path:
                         color=GREY, linewidth=1.2, zorder=2)
             ax.set_xscale("log")
             ax.margins(x=0.25, y=0.25)
-            if i == len(tasks) - 1:
-                ax.set_xlabel(par["costs"][cost] + (" (s)" if cost == "train_s" else
-                                                    " (bytes)" if cost == "peak_memory_bytes" else ""))
-            if j == 0:
-                pm = glue["task_info"][t]["primary_metric"]
-                ax.set_ylabel(f"{_task_label(summary, t)}\n{metric_labels.get(pm, pm or '')}")
     handles = [plt.Line2D([], [], marker="o", linestyle="", markersize=10, color=_color(summary, m["label"]),
                           markeredgecolor="black", label=m["label"]) for m in glue["methods"]]
     fig.legend(handles=handles, loc="upper left", ncol=min(len(handles), 5), frameon=False, bbox_to_anchor=(0.0, 1.0))
