@@ -577,17 +577,12 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
             "n_eval": mean_std(rows["n_eval"])["mean"] if "n_eval" in rows else None,
             "best": best[t], "spread": spread[t],
         }
-    collapsed_runs = []
-    for _, r in present[_collapsed_series(present)].iterrows():
-        collapsed_runs.append({"task": r["task"], "method": r["method"], "label": r["method_label"],
-                               "seed": clean(r["seed"]), "lr": clean(r["lr"]),
-                               "score": clean(r["primary"]), "path": r.get("path")})
     failed_runs = _failed_runs(present, baselines)
     memory_kinds = _ordered_unique(present["memory_kind"].dropna()) if "memory_kind" in present else []
     summary = {
         "reference": reference, "reference_label": labels.get(reference) if reference else None,
         "tasks": tasks, "task_info": info, "methods": ordered, "method_order": methods,
-        "collapsed_runs": collapsed_runs, "memory_kinds": memory_kinds,
+        "memory_kinds": memory_kinds,
         "not_learned_runs": [r for r in failed_runs if r["status"] != "diverged"],
         "diverged_runs": [r for r in failed_runs if r["status"] == "diverged"],
         "loss_curves": loss_curves(present, tasks, methods),
