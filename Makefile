@@ -23,7 +23,7 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# The offline demo: generated data, a tiny BERT pre-trained in the DAG, every method, the deck.
+# The offline demo: generated data, the pretrained all-MiniLM-L6-v2 from its package, every method, the deck.
 demo: setup
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) deck --configfile $(CONFIG)
 

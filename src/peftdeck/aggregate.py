@@ -22,9 +22,9 @@ import pandas as pd
 
 from . import findings, health
 from . import methods as methods_registry
-from .config import SECTION_KINDS, enabled_experiments, experiment_cells, model_name, sections, slides_kind
+from .config import SECTION_KINDS, enabled_experiments, experiment_cells, method_lrs, model_name, sections, slides_kind
 from .paths import Cell
-from .results import load_cell, memory_columns, write_json_atomic
+from .results import inference_columns, load_cell, memory_columns, write_json_atomic
 
 METRICS = list(findings.METRICS)
 SUMMARY_SCHEMA = "peftdeck.summary/1"
@@ -102,6 +102,7 @@ def _row(experiment: str, cell: Cell, data: dict[str, Any], config: dict[str, An
                 "device", "device_name", "precision", "steps", "epochs"):
         value = compute.get(key)
         row[key] = math.nan if value is None else value
+    row.update(inference_columns(compute))
     row["model_source"] = data["model"].get("source")
     row["data_source"] = data["data"].get("source")
     row["path"] = path
@@ -184,11 +185,12 @@ def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing:
         "methods": list(exp["methods"]),
         "method_labels": [config["methods"][m].get("label", m) for m in exp["methods"]],
         "learning_rates": [{"label": config["methods"][m].get("label", m),
-                            "lrs": list(exp.get("learning_rates") or [config["methods"][m]["lr"]])}
+                            "lrs": method_lrs(config, exp, m)}
                            for m in exp["methods"]],
         "train_sizes": list(exp["train_sizes"]), "schedules": list(exp["schedules"]),
         "batch_sizes": list(exp["batch_sizes"]), "seeds": list(exp["seeds"]),
-        "grid_learning_rates": list(exp["learning_rates"]) if exp.get("learning_rates") else None,
+        "grid_learning_rates": sorted({lr for m in exp["methods"] for lr in method_lrs(config, exp, m)})
+        if exp.get("learning_rates") else None,
         "holdout": exp.get("holdout"), "slides": slides_kind(name, exp),
         "n_cells": n_done + n_missing, "n_done": n_done, "n_missing": n_missing,
     }

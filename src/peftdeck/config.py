@@ -29,11 +29,6 @@ DEFAULT_METHODS: dict[str, dict[str, Any]] = default_methods()
 # the first three feeds that section; any other experiment gets a generic slide.
 SECTION_KINDS = ("glue", "squad", "squad_epochs", "grid", "lora_ranks", "fractions")
 
-HUB_DATASETS = {
-    "sst2": "nyu-mll/glue/sst2", "mrpc": "nyu-mll/glue/mrpc", "rte": "nyu-mll/glue/rte", "cola": "nyu-mll/glue/cola",
-    "stsb": "nyu-mll/glue/stsb", "imdb": "stanfordnlp/imdb", "squad": "rajpurkar/squad",
-}
-
 # The Hub's current ids of repositories once known by a one-part (legacy) name. The datasets client
 # rejects one-part ids, so the config check names the id to use instead.
 LEGACY_HUB_IDS = {
@@ -214,13 +209,21 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
                     f"allowed: {', '.join(sorted(methods))} (or define it under `methods:`)"
                 )
         for i, task in enumerate(exp["tasks"]):
-            if task not in config["data"]:
+            if task in config["data"]:
+                continue
+            if task in builtin_tasks():
                 raise ConfigError(
                     f"{source}: key experiments.{exp_name}.tasks[{i}]: task {task!r} has no data source; "
                     f"add `data.{task}: {{source: hub|local|demo, ...}}`"
                 )
+            raise ConfigError(
+                f"{source}: key experiments.{exp_name}.tasks[{i}]: task {task!r} is not built in (expected one of "
+                f"{', '.join(builtin_tasks())}) and has no data entry; for a task of your own add "
+                f"`data.{task}: {{source: local, path: <folder>, text: <column>, label: <column>}}`"
+            )
     _check_sections(config, source)
     for task, src in config["data"].items():
+        _check_task_entry(task, src, source)
         if src["source"] == "local" and not src.get("path"):
             raise ConfigError(f"{source}: key data.{task}: source local needs `path:` (the folder with the original files)")
     model = config["model"]
@@ -235,12 +238,57 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     return config
 
 
+def builtin_tasks() -> tuple[str, ...]:
+    """Names of the built-in tasks (any other task name is a task of your own, defined by its data entry)."""
+    from .tasks import TASKS
+
+    return tuple(TASKS)
+
+
+def is_generic_task(config: dict[str, Any], task: str) -> bool:
+    """Whether `task` is a task of your own (defined by its columns in `data:`), not a built-in one."""
+    from .tasks import is_generic
+
+    return task not in builtin_tasks() and is_generic(config["data"].get(task))
+
+
+def _check_task_entry(task: str, src: dict[str, Any], source: str) -> None:
+    """A built-in task takes no column keys; any other name must define a task of your own by its columns."""
+    from .tasks.generic import DEFINITION_KEYS, generic_task
+
+    where = f"{source}: key data.{task}"
+    given = [k for k in DEFINITION_KEYS if k in src]
+    if task in builtin_tasks():
+        if given:
+            raise ConfigError(
+                f"{where}: {', '.join(given)} define a task of your own, but {task!r} is a built-in task that reads "
+                f"its own files; give your task another name (e.g. my_{task})")
+        return
+    if "text" not in src or "label" not in src:
+        missing = " and ".join(f"`{k}:`" for k in ("text", "label") if k not in src)
+        raise ConfigError(
+            f"{where}: {task!r} is not a built-in task (expected one of {', '.join(builtin_tasks())}); a task of your "
+            f"own needs {missing}: the text column(s) and the label column of its files, e.g. "
+            f"`data.{task}: {{source: local, path: <folder>, text: sentence, label: label}}`")
+    if src["source"] != "local":
+        raise ConfigError(f"{where}: a task of your own reads local files; set source: local (got {src['source']!r})")
+    try:
+        generic_task(task, src)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
 def _check_sections(config: dict[str, Any], source: str) -> None:
     """What the deck sections of the wider study need from their experiments."""
     owner: dict[str, str] = {}
     for name, exp in config["experiments"].items():
         kind = slides_kind(name, exp)
         where = f"{source}: key experiments.{name}"
+        lrs = exp.get("learning_rates")
+        if isinstance(lrs, dict) and set(lrs) - set(exp["methods"]):
+            stray = sorted(set(lrs) - set(exp["methods"]))
+            raise ConfigError(f"{where}.learning_rates: {', '.join(stray)} not among this experiment's methods "
+                              f"({', '.join(exp['methods'])}); add it to `methods` or remove its rate")
         if kind == "grid":
             if not exp.get("holdout"):
                 raise ConfigError(
@@ -320,6 +368,20 @@ def sections(config: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def method_lrs(config: dict[str, Any], exp: dict[str, Any], method: str) -> list[float]:
+    """The learning rates an experiment runs `method` at.
+
+    `learning_rates` is a list swept for every method, or a mapping from method to a rate or a list of
+    rates (methods it leaves out, and experiments without the key, use the method's own `lr`).
+    """
+    lrs = exp.get("learning_rates")
+    if isinstance(lrs, dict):
+        lrs = lrs.get(method)
+        if lrs is not None and not isinstance(lrs, list):
+            lrs = [lrs]
+    return [float(lr) for lr in (lrs or [config["methods"][method]["lr"]])]
+
+
 def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:
     """The cells of one experiment, in a stable order."""
     exp = config["experiments"][name]
@@ -327,8 +389,7 @@ def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:
     for task, method, size, sched, bs, seed in itertools.product(
         exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["batch_sizes"], exp["seeds"]
     ):
-        lrs = exp.get("learning_rates") or [config["methods"][method]["lr"]]
-        for lr in lrs:
+        for lr in method_lrs(config, exp, method):
             out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(lr), int(bs),
                             int(seed), exp.get("holdout")))
     return out
@@ -379,6 +440,18 @@ def data_location(config: dict[str, Any], task: str) -> str:
     return src["path"]
 
 
+def generic_definition(src: dict[str, Any]) -> dict[str, Any]:
+    """The defining keys of a task of your own, with its format resolved (from the file names if not given)."""
+    from .tasks.generic import definition_of, format_of
+
+    out = definition_of(src)
+    out["format"] = format_of("task", src)
+    if isinstance(out.get("text"), str):
+        out["text"] = [out["text"]]
+    out.setdefault("problem", "classification")
+    return out
+
+
 def resolve_cell(config: dict[str, Any], cell: Cell) -> dict[str, Any]:
     """Everything one training job needs, as plain JSON-able data."""
     if cell.task not in config["data"]:
@@ -395,6 +468,8 @@ def resolve_cell(config: dict[str, Any], cell: Cell) -> dict[str, Any]:
         "model": {"source": config["model"]["source"], "location": model_location(config),
                   "name": model_name(config)},
         "data": {"source": src["source"], "location": data_location(config, cell.task),
-                 "files": src.get("files"), "eval_size": src.get("eval_size")},
+                 "files": src.get("files"), "eval_size": src.get("eval_size"),
+                 # A task of your own travels with its definition: `get_task(name, spec["data"])`.
+                 **({"task": generic_definition(src)} if is_generic_task(config, cell.task) else {})},
         "training": dict(config["training"]),
     }

@@ -214,6 +214,18 @@ def fmt_fraction(x: Any) -> str:
     return DASH if v is None else f"{v:g}%"
 
 
+def fmt_level(x: Any) -> str:
+    """A level or a share given as a fraction, in whole percent: 0.95 -> `95%`, 0.05 -> `5%`."""
+    v = _num(x)
+    return DASH if v is None else f"{int(round(v * 100))}%"
+
+
+def fmt_share(x: Any) -> str:
+    """A share given as a fraction, to one decimal of a percent at most: 0.1 -> `10%`, 0.125 -> `12.5%`."""
+    v = _num(x)
+    return DASH if v is None else f"{round(v * 100, 1):g}%"
+
+
 def lookup(keys: Sequence[Any], mapping: dict[str, Any]) -> list[Any]:
     """Map each key through `mapping` (keys it lacks stay as they are)."""
     return [mapping.get(k, k) for k in keys]
@@ -224,7 +236,7 @@ FILTERS = {
     "num": fmt_num, "g": fmt_g, "score": fmt_score, "signed": fmt_signed, "int": fmt_int, "pct": fmt_pct,
     "ratio": fmt_ratio, "examples": fmt_examples, "bytes": fmt_bytes, "flops": fmt_flops, "seconds": fmt_seconds, "size": fmt_size,
     "join_and": fmt_list, "schedule": fmt_schedule, "ci": fmt_ci, "verdict": fmt_verdict, "fraction": fmt_fraction,
-    "pvalue": fmt_pvalue,
+    "pvalue": fmt_pvalue, "level": fmt_level, "share": fmt_share,
 }
 
 

@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -289,7 +290,7 @@ def pareto(summary: dict[str, Any], out_dir: Path) -> Path:
             pts = entry.get("points") or {}
             if i == len(tasks) - 1:
                 ax.set_xlabel(par["costs"][cost] + (" (s)" if cost == "train_s" else
-                                                    " (bytes)" if cost == "peak_memory_bytes" else ""))
+                                                    " (MiB)" if cost == "peak_memory_bytes" else ""))
             if j == 0:
                 pm = glue["task_info"][t]["primary_metric"]
                 ax.set_ylabel(f"{_task_label(summary, t)}\n{metric_labels.get(pm, pm or '')}")
@@ -297,6 +298,8 @@ def pareto(summary: dict[str, Any], out_dir: Path) -> Path:
                 _no_data(ax, "no method learned")
                 continue
             front = entry.get("front") or []
+            scale = 1 / 2**20 if cost == "peak_memory_bytes" else 1  # memory drawn in MiB
+            pts = {m: {**p, "cost": p["cost"] * scale} for m, p in pts.items()}
             for m, p in pts.items():
                 on = m in front
                 ax.scatter(p["cost"], p["score"], s=140, zorder=3, linewidth=1.5,
@@ -305,8 +308,12 @@ def pareto(summary: dict[str, Any], out_dir: Path) -> Path:
             if len(front) >= 2:
                 ax.step([pts[m]["cost"] for m in front], [pts[m]["score"] for m in front], where="post",
                         color=GREY, linewidth=1.2, zorder=2)
-            ax.set_xscale("log")
-            ax.margins(x=0.25, y=0.25)
+            if cost == "trainable_params":  # spans orders of magnitude
+                ax.set_xscale("log")
+            else:  # memory and time differ by a few times at most: a linear axis from zero reads truer
+                ax.set_xlim(0, max(p["cost"] for p in pts.values()) * 1.15)
+                ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4))
+            ax.margins(y=0.25) if cost != "trainable_params" else ax.margins(x=0.25, y=0.25)
     handles = [plt.Line2D([], [], marker="o", linestyle="", markersize=10, color=_color(summary, m["label"]),
                           markeredgecolor="black", label=m["label"]) for m in glue["methods"]]
     fig.legend(handles=handles, loc="upper left", ncol=min(len(handles), 5), frameon=False, bbox_to_anchor=(0.0, 1.0))

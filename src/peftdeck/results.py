@@ -57,6 +57,30 @@ def memory_columns(compute: dict[str, Any]) -> dict[str, Any]:
     return {k: out[k] for k in MEMORY_COLUMNS}
 
 
+INFERENCE_COLUMNS = {  # column: (figure of compute.inference, of its `merged` block)
+    "infer_throughput": ("throughput_examples_per_s", False),
+    "infer_latency_ms": ("latency_ms_batch1", False),
+    "infer_throughput_merged": ("throughput_examples_per_s", True),
+    "infer_latency_ms_merged": ("latency_ms_batch1", True),
+}
+
+
+def inference_columns(compute: dict[str, Any]) -> dict[str, Any]:
+    """A cell's serving cost (peftdeck.inference) as table columns: examples/s at the evaluation batch
+    size and milliseconds per example at batch 1, as trained and (LoRA-type methods) merged.
+
+    NaN where the cell has no such figure: cells written before serving was measured, cells with
+    `training.measure_inference: false`, and the merged columns of methods that do not merge.
+    """
+    inference = compute.get("inference") or {}
+    merged = inference.get("merged") or {}
+    out = {}
+    for column, (key, of_merged) in INFERENCE_COLUMNS.items():
+        value = (merged if of_merged else inference).get(key)
+        out[column] = math.nan if value is None else value
+    return out
+
+
 class ResultError(ValueError):
     """A result file that cannot be used; the message names the file, the cell and the fix."""
 
@@ -118,6 +142,9 @@ def load_cell(path: str | Path, expect: dict[str, Any] | None = None,
                if not isinstance(memory, dict) or not isinstance(memory.get(k), (int, float)) or memory[k] < 0]
         if bad:
             raise ResultError(f"{path}: compute.training_memory lacks a byte count for {', '.join(bad)}; {fix}")
+    inference = data["compute"].get("inference")
+    if inference is not None and not isinstance(inference, dict):  # absent in older cells, null when switched off
+        raise ResultError(f"{path}: compute.inference is a {type(inference).__name__}, not a mapping or null; {fix}")
     if expect is not None:
         got = data["cell"]
         diff = {k: (got.get(k), v) for k, v in expect.items() if got.get(k) != v}

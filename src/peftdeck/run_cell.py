@@ -9,8 +9,8 @@ Exit status: 0 done, 1 bad input (the message names it), 2 bad arguments or conf
 (retry with --attempt N+1: half the micro-batch, same effective batch), 4 no free GPU slot in time
 (see peftdeck.devices: PEFTDECK_CELLS_PER_GPU, PEFTDECK_GPU_SLOT_TIMEOUT).
 Fault injection for tests: PEFTDECK_SIMULATE_OOM_ABOVE_MICRO_BATCH=N makes every training micro-batch
-larger than N fail as if the GPU ran out of memory; PEFTDECK_SIMULATE_FAILURE_FOR=TEXT makes every cell
-whose --out path contains TEXT fail (status 1) before it starts.
+larger than N fail as if the GPU ran out of memory (see peftdeck.faults); PEFTDECK_SIMULATE_FAILURE_FOR=TEXT
+makes every cell whose --out path contains TEXT fail (status 1) before it starts.
 """
 from __future__ import annotations
 

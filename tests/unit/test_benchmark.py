@@ -1,4 +1,6 @@
-"""The benchmark's quick mode runs end to end and reports every row; timings are not checked."""
+"""benchmarks/trainer_vs_cell.py: its quick mode runs end to end and reports every row (timings are not
+checked); --memory reports each kind of training memory. The benchmark's modules are importable here
+because pytest puts benchmarks/ on sys.path (pyproject.toml)."""
 from __future__ import annotations
 
 import json
@@ -16,7 +18,7 @@ def test_quick_benchmark_prints_every_row_and_ratio(tmp_path):
     pytest.importorskip("accelerate", reason="transformers.Trainer needs accelerate: pip install 'peftdeck[test]'")
     out_json = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "workflow" / "scripts" / "benchmark.py"), "--quick", "--threads", "1",
+        [sys.executable, str(REPO / "benchmarks" / "trainer_vs_cell.py"), "--quick", "--threads", "1",
          "--silent", "--json", str(out_json), "--work-dir", str(tmp_path / "work")],
         capture_output=True, text=True, timeout=900, cwd=REPO,
     )
@@ -55,7 +57,7 @@ def test_quick_benchmark_prints_every_row_and_ratio(tmp_path):
 
 
 def _memory_args(tmp_path, **changes):
-    from peftdeck.bench import build_parser
+    from trainer_vs_cell import build_parser
 
     args = build_parser().parse_args(["--memory", "--threads", "1", "--silent", "--batch-size", "4",
                                       "--max-length", "16", "--work-dir", str(tmp_path / "work")])
@@ -66,7 +68,9 @@ def _memory_args(tmp_path, **changes):
 
 def test_memory_mode_reports_each_kind_next_to_the_analytic_count(tmp_path):
     pytest.importorskip("peft", reason="the LoRA row needs peft")
-    from peftdeck.bench import memory_report, render_memory, tiny_model
+    from bench_inputs import tiny_model
+    from bench_report import render_memory
+    from bench_runs import memory_report
 
     model = tiny_model(tmp_path / "tiny", vocab=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"], hidden=32,
                        layers=2, heads=2)
@@ -87,7 +91,7 @@ def test_memory_mode_reports_each_kind_next_to_the_analytic_count(tmp_path):
 
 
 def test_memory_mode_without_a_config_says_it_skipped(tmp_path, monkeypatch):
-    from peftdeck.bench import main
+    from trainer_vs_cell import main
 
     monkeypatch.setenv("PEFTDECK_BERT_BASE_CONFIG", str(tmp_path / "nowhere"))
     out = tmp_path / "memory.json"

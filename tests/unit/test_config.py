@@ -98,3 +98,21 @@ def test_resolved_config_round_trips_through_json(tmp_path):
     again = load_config(path)
     assert again["methods"]["full_ft"]["lr"] == 5e-05
     assert all_cells(again) == all_cells(resolved)
+
+
+def test_learning_rates_per_method_mapping():
+    from peftdeck.config import ConfigError, experiment_cells, validate
+
+    raw = {"study": "t", "model": {"source": "random", "path": "m"},
+           "data": {"sst2": {"source": "demo"}},
+           "methods": {"full_ft": {"lr": 1e-4}, "bitfit": {"lr": 5e-3}},
+           "experiments": {"glue": {"tasks": ["sst2"], "methods": ["full_ft", "bitfit"],
+                                    "learning_rates": {"bitfit": 3e-2}}}}
+    config = validate(raw)
+    lrs = {(c.method, c.lr) for c in experiment_cells(config, "glue")}
+    assert lrs == {("full_ft", 1e-4), ("bitfit", 3e-2)}
+    raw["experiments"]["glue"]["learning_rates"] = {"bitfit": [1e-3, 1e-2]}
+    assert sorted(c.lr for c in experiment_cells(validate(raw), "glue") if c.method == "bitfit") == [1e-3, 1e-2]
+    raw["experiments"]["glue"]["learning_rates"] = {"lora": 1e-3}
+    with pytest.raises(ConfigError, match="lora not among this experiment's methods"):
+        validate(raw)

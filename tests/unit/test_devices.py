@@ -84,11 +84,23 @@ def test_concurrent_cells_never_share_a_slot_and_spread_over_devices(tmp_path):
         running += d
         peak = max(peak, running)
     assert peak <= 4
-    # the first four took slot 0 of both devices before any slot 1 (spread), the rest waited
-    first = sorted(recs, key=lambda r: r["start"])[:2]
-    assert {r["device"] for r in first} == {"gpuA", "gpuB"} and {r["slot"] for r in first} == {0}
+    # the rest waited
     waited = [err for _, err in outs if "waiting for a GPU slot: all 4 busy" in err]
     assert len(waited) >= 3 and all("PEFTDECK_CELLS_PER_GPU=2" in err for err in waited)
+
+
+def test_a_second_cell_goes_to_the_idle_device_before_sharing_one(tmp_path):
+    """Spread before sharing: with one cell already holding a GPU, the next takes the other GPU's
+    first slot, not the busy GPU's second. (Started one after the other, so the order is known.)"""
+    env = _env(tmp_path, "gpuA,gpuB", 2)
+    first = _holder(tmp_path, env, 3.0)
+    assert first.stdout.readline().strip() == "holding"
+    second = _holder(tmp_path, env, 0.1)
+    second.communicate(timeout=60)
+    first.communicate(timeout=60)
+    recs = sorted((json.loads(line) for line in (tmp_path / "held.jsonl").read_text().splitlines()),
+                  key=lambda r: r["start"])
+    assert [(r["slot"]) for r in recs] == [0, 0] and {r["device"] for r in recs} == {"gpuA", "gpuB"}
 
 
 def test_a_killed_holder_frees_its_slot_at_once(tmp_path):
@@ -142,10 +154,10 @@ def test_run_cell_exits_4_when_no_slot_frees_up(tmp_path, monkeypatch, capsys):
 def test_a_cell_runs_on_its_slot_and_records_it(tmp_path):
     """A real (tiny) cell with a made-up GPU list: it takes slot 0 of the one device, sees only that
     device, and its JSON says so. On this CPU-only machine it then trains on the CPU."""
-    from peftdeck.bench import _word_vocab, cell_spec, generated_sst2, tiny_model
+    from bench_inputs import cell_spec, generated_sst2, tiny_model, word_vocab
 
     data = generated_sst2(tmp_path / "sst2", 32, 16, seed=1)
-    model = tiny_model(tmp_path / "model", vocab=_word_vocab(data))
+    model = tiny_model(tmp_path / "model", vocab=word_vocab(data))
     spec = cell_spec(model, "random", data, "bitfit", lr=1e-3, batch_size=16, epochs=1, seed=1,
                      max_length=32, eval_batch_size=16, threads=1)
     out = tmp_path / "metrics.json"

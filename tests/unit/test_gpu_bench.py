@@ -1,4 +1,4 @@
-"""workflow/scripts/gpu_bench.py in its CPU smoke mode: every step of the GPU figures run (matmul
+"""benchmarks/gpu_bench.py in its CPU smoke mode: every step of the GPU figures run (matmul
 peak, per-method measurement, cells sharing a device in separate processes, projection of the
 reference study) on a tiny random BERT. The numbers mean nothing; the plumbing is what is checked."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from peftdeck.config import all_cells, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "workflow" / "scripts" / "gpu_bench.py"
+SCRIPT = REPO / "benchmarks" / "gpu_bench.py"
 
 
 def test_gpu_bench_smoke_run(tmp_path):

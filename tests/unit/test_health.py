@@ -81,16 +81,16 @@ def test_a_real_run_at_an_absurd_learning_rate_is_called_diverged(tmp_path):
     """A tiny BERT trained at learning rate 50: the loss leaves ln 2 for the hundreds, the cell is
     still written (a loss that is not finite is written as null), and the verdict is 'diverged'."""
     transformers = pytest.importorskip("transformers")
-    from peftdeck.bench import _tokenizer_files, _word_vocab, cell_spec, generated_sst2
+    from bench_inputs import cell_spec, generated_sst2, tokenizer_files, word_vocab
     from peftdeck.train import run_cell
 
     data = generated_sst2(tmp_path / "sst2", 64, 32, 42)
-    vocab = _word_vocab(data)
+    vocab = word_vocab(data)
     folder = tmp_path / "bert"
     folder.mkdir()
     transformers.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
                             vocab_size=len(vocab), pad_token_id=0).save_pretrained(folder)
-    _tokenizer_files(folder, vocab, None)
+    tokenizer_files(folder, vocab, None)
     spec = cell_spec(folder, "random", data, "full_ft", lr=50.0, batch_size=8, epochs=3, seed=42, max_length=32,
                      eval_batch_size=16, threads=1)
     result = run_cell(spec, str(tmp_path / "metrics.json"), log=lambda _m: None)

@@ -118,12 +118,12 @@ def test_fused_adamw_counts_the_same_moments():
 
 
 def test_a_cell_result_carries_the_breakdown_and_the_process_peaks(tmp_path):
-    from peftdeck.bench import _word_vocab, cell_spec, generated_sst2, tiny_model
+    from bench_inputs import cell_spec, generated_sst2, tiny_model, word_vocab
     from peftdeck.results import load_cell
     from peftdeck.train import run_cell
 
     data = generated_sst2(tmp_path / "data" / "sst2", 32, 16, 42)
-    model = tiny_model(tmp_path / "model", vocab=_word_vocab(data), hidden=32, layers=1, heads=2)
+    model = tiny_model(tmp_path / "model", vocab=word_vocab(data), hidden=32, layers=1, heads=2)
     results = {}
     for method in ("full_ft", "bitfit"):
         spec = cell_spec(model, "random", data, method, lr=1e-3, batch_size=8, epochs=1, seed=42, max_length=32,

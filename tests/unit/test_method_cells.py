@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from peftdeck.bench import _tokenizer_files, _word_vocab, cell_spec, generated_sst2  # noqa: E402
+from bench_inputs import cell_spec, generated_sst2, tokenizer_files, word_vocab  # noqa: E402
 from peftdeck.methods import METHOD_KINDS  # noqa: E402
 from peftdeck.train import TASK_WEIGHTS, run_cell, uses_token_types  # noqa: E402
 
@@ -44,12 +44,12 @@ def encoder_config(model_type: str, vocab_size: int):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, data):
     """{model_type: folder with config.json and a WordPiece tokenizer} (random weights, `source: random`)."""
-    vocab = _word_vocab(data)
+    vocab = word_vocab(data)
     out = {}
     for model_type in ("bert", "roberta", "deberta-v2", "distilbert", "modernbert"):
         folder = tmp_path_factory.mktemp(model_type)
         encoder_config(model_type, len(vocab)).save_pretrained(folder)
-        _tokenizer_files(folder, vocab, None)
+        tokenizer_files(folder, vocab, None)
         # tokenizer.json as well: some architectures' tokenizer class is the fast one only
         transformers.BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
         out[model_type] = folder

@@ -5,22 +5,38 @@
     splits = task.load("local", "path/to/glue/MRPC")
     train = task.encode_train(task.subsample(splits["train"], 500, seed=42), tokenizer, 128)
 
+A task of your own (classification or regression from local CSV/TSV/JSON Lines files) is defined by
+its `data:` entry in the config; `get_task(name, entry)` builds it (see `peftdeck.tasks.generic`).
+
 Importing this package pulls in numpy only; `datasets`/`transformers` load on first use.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .base import SOURCES, SPLITS, Task
+from .generic import GenericTask, generic_task, is_generic
 from .glue import SENTENCE_TASKS, ImdbTask, SentenceTask, TsvLayout
 from .squad import SQUAD, SquadTask, squad_postprocess
 
 TASKS: dict[str, Task] = {task.name: task for task in (*SENTENCE_TASKS, SQUAD)}
 
 
-def get_task(name: str) -> Task:
-    try:
+def get_task(name: str, data: Mapping[str, Any] | None = None) -> Task:
+    """The built-in task `name`, or the task of your own that `data` defines by its columns.
+
+    `data` is the task's `data:` entry of a config, or the `data` of a resolved cell (where the
+    defining keys sit under `task`); a built-in task ignores it.
+    """
+    if isinstance(name, str) and name in TASKS:
         return TASKS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
+    if isinstance(name, str) and is_generic(data):
+        return generic_task(name, data)
+    raise ValueError(
+        f"unknown task {name!r}; built-in tasks: {', '.join(TASKS)}; a task of your own is defined by its "
+        f"data entry: data.{name}: {{source: local, path: ..., text: <column>, label: <column>}}"
+    )
 
 
 __all__ = [
@@ -29,9 +45,12 @@ __all__ = [
     "SPLITS",
     "Task",
     "SentenceTask",
+    "GenericTask",
     "ImdbTask",
     "SquadTask",
     "TsvLayout",
     "get_task",
+    "generic_task",
+    "is_generic",
     "squad_postprocess",
 ]
