@@ -25,15 +25,11 @@ from . import methods as methods_registry
 from .config import SECTION_KINDS, enabled_experiments, experiment_cells, method_lrs, model_name, sections, slides_kind
 from .paths import Cell
 from .results import inference_columns, load_cell, memory_columns, write_json_atomic
+from .tasks import task_description, task_label
 
 METRICS = list(findings.METRICS)
 SUMMARY_SCHEMA = "peftdeck.summary/1"
 
-TASK_LABELS = {"sst2": "SST-2", "mrpc": "MRPC", "rte": "RTE", "cola": "CoLA", "stsb": "STS-B",
-               "imdb": "IMDb", "squad": "SQuAD v1.1"}
-TASK_DESCRIPTIONS = {"sst2": "sentiment", "mrpc": "paraphrase", "rte": "entailment",
-                     "cola": "acceptability", "stsb": "similarity", "imdb": "sentiment (long reviews)",
-                     "squad": "extractive question answering"}
 METRIC_LABELS = {"accuracy": "Accuracy", "f1": "F1", "exact_match": "EM", "matthews": "MCC",
                  "pearson": "Pearson", "spearman": "Spearman"}
 METRIC_NAMES = {"accuracy": "Accuracy", "f1": "F1 score", "exact_match": "Exact match (EM)",
@@ -181,7 +177,7 @@ def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing:
     exp = config["experiments"][name]
     return {
         "name": name, "tasks": list(exp["tasks"]),
-        "task_labels": [TASK_LABELS.get(t, t) for t in exp["tasks"]],
+        "task_labels": [task_label(t) for t in exp["tasks"]],
         "methods": list(exp["methods"]),
         "method_labels": [config["methods"][m].get("label", m) for m in exp["methods"]],
         "learning_rates": [{"label": config["methods"][m].get("label", m),
@@ -250,7 +246,7 @@ def build_summary(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[
         metric_list = [m for m in METRICS if m in rows.columns and rows[m].notna().any()]
         pm = rows["primary_metric"].dropna()
         primary = str(pm.iloc[0]) if len(pm) else None
-        tasks[t] = {"task": t, "label": TASK_LABELS.get(t, t), "description": TASK_DESCRIPTIONS.get(t, t),
+        tasks[t] = {"task": t, "label": task_label(t), "description": task_description(t),
                     "primary_metric": primary,
                     "secondary_metrics": [m for m in metric_list if m != primary],
                     "n_eval": int(rows["n_eval"].dropna().max()) if "n_eval" in rows and rows["n_eval"].notna().any() else None,

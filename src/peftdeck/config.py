@@ -45,14 +45,20 @@ LEGACY_HUB_IDS = {
         "albert-base-v2": "albert/albert-base-v2",
         "xlm-roberta-base": "FacebookAI/xlm-roberta-base",
     },
+    # Datasets of no built-in task; each task declares its own (`Task.legacy_hub_ids`).
     "dataset": {
-        "glue": "nyu-mll/glue",
-        "squad": "rajpurkar/squad",
-        "imdb": "stanfordnlp/imdb",
         "super_glue": "aps/super_glue",
-        "sst2": "stanfordnlp/sst2",
     },
 }
+
+
+def _legacy_hub_id(kind: str, name: str) -> str | None:
+    known = dict(LEGACY_HUB_IDS.get(kind, {}))
+    if kind == "dataset":
+        from .tasks import legacy_hub_ids
+
+        known.update(legacy_hub_ids())
+    return known.get(name)
 
 
 class ConfigError(ValueError):
@@ -66,7 +72,7 @@ def check_hub_id(repo_id: str, kind: str, key: str, source: str | None = None) -
     if len(parts) == 2 and all(parts):
         return
     where = f"{source}: key {key}" if source else f"key {key}"
-    full = LEGACY_HUB_IDS.get(kind, {}).get(text)
+    full = _legacy_hub_id(kind, text)
     if full:
         hint = f"use the full id {full!r}"
     else:
@@ -212,9 +218,12 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
             if task in config["data"]:
                 continue
             if task in builtin_tasks():
+                from .tasks import TASKS
+
+                choices = "|".join(s for s in ("hub", "local", "demo") if s in TASKS[task].sources)
                 raise ConfigError(
                     f"{source}: key experiments.{exp_name}.tasks[{i}]: task {task!r} has no data source; "
-                    f"add `data.{task}: {{source: hub|local|demo, ...}}`"
+                    f"add `data.{task}: {{source: {choices}, ...}}`"
                 )
             raise ConfigError(
                 f"{source}: key experiments.{exp_name}.tasks[{i}]: task {task!r} is not built in (expected one of "
@@ -263,6 +272,13 @@ def _check_task_entry(task: str, src: dict[str, Any], source: str) -> None:
             raise ConfigError(
                 f"{where}: {', '.join(given)} define a task of your own, but {task!r} is a built-in task that reads "
                 f"its own files; give your task another name (e.g. my_{task})")
+        from .tasks import TASKS
+
+        allowed = TASKS[task].sources
+        if src["source"] not in allowed:
+            why = " (it has no generated demo data)" if src["source"] == "demo" else ""
+            raise ConfigError(f"{where}: source {src['source']!r} is not available for task {task!r}{why}; "
+                              f"expected one of {', '.join(allowed)}")
         return
     if "text" not in src or "label" not in src:
         missing = " and ".join(f"`{k}:`" for k in ("text", "label") if k not in src)

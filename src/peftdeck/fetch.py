@@ -1,8 +1,8 @@
 """Downloads, run once on a machine with internet (Snakemake's local rules `fetch_model`, `fetch_data`).
 
     python -m peftdeck.fetch model --id google-bert/bert-base-uncased --out resources/models/google-bert--bert-base-uncased
-    python -m peftdeck.fetch data --task sst2 --out resources/data/sst2          # the task's own Hub dataset
-    python -m peftdeck.fetch data --task sst2 --hub-id my-org/my-glue --out ...  # another copy with its layout
+    python -m peftdeck.fetch data --task TASK --out resources/data/TASK          # the task's own Hub dataset
+    python -m peftdeck.fetch data --task TASK --hub-id my-org/my-glue --out ...  # another copy with its layout
 
 Everything lands in a temporary folder beside the target and is renamed into place at the end, so an
 interrupted download never looks complete. Training jobs then run with the Hub switched off.

@@ -163,7 +163,7 @@ def parse_cell_path(path: str) -> Cell:
     if not m:
         raise ValueError(
             f"{path!r} is not a cell address; expected {CELL_PATTERN} "
-            "(e.g. results/demo/runs/sst2/bitfit/nall/ep3-lr0.001-bs16/seed42/metrics.json)"
+            "(e.g. results/demo/runs/<task>/<method>/nall/ep3-lr0.001-bs16/seed42/metrics.json)"
         )
     return cell_from_wildcards(m.groupdict())
 

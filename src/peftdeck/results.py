@@ -62,6 +62,7 @@ INFERENCE_COLUMNS = {  # column: (figure of compute.inference, of its `merged` b
     "infer_latency_ms": ("latency_ms_batch1", False),
     "infer_throughput_merged": ("throughput_examples_per_s", True),
     "infer_latency_ms_merged": ("latency_ms_batch1", True),
+    "infer_method": ("method", False),  # how it was measured, in words (the deck's note)
 }
 
 

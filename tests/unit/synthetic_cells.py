@@ -31,6 +31,11 @@ N_ALL = {"sst2": 2000, "mrpc": 2000, "rte": 2000, "squad": 2000}
 BEST_LR = {"full_ft": 3e-5, "bitfit": 1e-3, "lora": 5e-4}
 # Fraction sweeps: points lost per decade of less data.
 FRACTION_DROP = {"full_ft": 6.0, "bitfit": 2.0}
+# Serving (compute.inference): examples/s at the evaluation batch size and ms at batch 1, as trained;
+# LoRA-type methods also merged into the weights, where they serve like Full FT.
+SERVING = {"full_ft": (1000.0, 5.0), "lora": (800.0, 6.0), "prompt_tuning": (900.0, 5.5),
+           "adapter_houlsby": (950.0, 5.4)}
+MERGED = {"lora": (1000.0, 5.0)}
 
 SMALL_CONFIG: dict[str, Any] = {
     "study": "synthetic",
@@ -144,6 +149,18 @@ def trainable_params(spec: dict[str, Any]) -> int:
     return TRAINABLE.get(spec["kind"], 1000)
 
 
+def inference(kind: str, batch_size: int) -> dict[str, Any]:
+    """compute.inference as peftdeck.inference records it (kinds not in SERVING serve like Full FT)."""
+    throughput, latency = SERVING.get(kind, SERVING["full_ft"])
+    merged = None
+    if kind in MERGED:
+        merged = {"throughput_examples_per_s": MERGED[kind][0], "latency_ms_batch1": MERGED[kind][1],
+                  "max_abs_logit_diff": 1e-6}
+    return {"batch_size": batch_size, "n_examples": 128, "throughput_examples_per_s": throughput,
+            "latency_ms_batch1": latency, "latency_examples": 32, "merged": merged, "seconds": 1.0,
+            "method": "synthetic timings"}
+
+
 def cell_result(config: dict[str, Any], cell: Cell, metrics: dict[str, float] | None = None,
                 collapsed: bool = False, selection: dict[str, float] | None = None) -> dict[str, Any]:
     spec = config["methods"][cell.method]
@@ -171,7 +188,7 @@ def cell_result(config: dict[str, Any], cell: Cell, metrics: dict[str, float] | 
                     "wall_s": 60.0, "startup_s": 2.0, "train_s": 50.0,
                     "eval_s": 8.0, "train_examples_per_s": 100.0, "steps": steps, "epochs": 3.0,
                     "micro_batch_size": cell.batch_size, "grad_accum_steps": 1, "attempt": 1,
-                    "train_loss_curve": loss_curve(steps, collapsed)},
+                    "train_loss_curve": loss_curve(steps, collapsed), "inference": inference(kind, cell.batch_size)},
         "storage": {"task_bytes": 4 * trainable_params(spec) + 1024, "base_model_bytes": 4 * TOTAL,
                     "format": "safetensors", "saved": None},
         "hparams": {"lr": cell.lr, "batch_size": cell.batch_size},

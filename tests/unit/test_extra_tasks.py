@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from peftdeck.demo import extra_tasks as X
+from peftdeck.demo import data as X
 from peftdeck.tasks import get_task
 
 

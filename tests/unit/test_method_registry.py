@@ -88,7 +88,8 @@ def test_a_new_method_is_one_module(tmp_path, monkeypatch):
         sys.modules.pop("peftdeck.methods.layernorm_only", None)
 
 
-SHARED = [REPO / "src" / "peftdeck" / n for n in ("aggregate.py", "config.py", "train.py", "plots.py", "deck.py")]
+SHARED = [REPO / "src" / "peftdeck" / n for n in ("aggregate.py", "config.py", "train.py", "deck.py")]
+SHARED += sorted((REPO / "src" / "peftdeck" / "plots").glob("*.py"))
 SHARED += sorted((REPO / "templates").glob("*.j2")) + [REPO / "workflow" / "schemas" / "config.schema.yaml"]
 
 

@@ -13,8 +13,8 @@ the shared helpers, `figures` the registry of the figures each section declares.
 Conventions:
 
 * scores are percentages (0-100), as in the cell files;
-* comparisons stay within one experiment; an experiment's reference is its first method whose
-  `method_kind` is ``full_ft``;
+* comparisons stay within one experiment; an experiment's reference is its first method of a
+  reference kind (full fine-tuning: the method whose spec sets ``reference``, see peftdeck.methods);
 * seeds are averaged; a standard deviation is given only when more than one seed is present;
 * a (task, method) entry with a collapsed run (it predicted one class for >= 99 % of the evaluation
   set) is flagged and left out of every "who wins" comparison;
@@ -33,7 +33,7 @@ from ._common import (HPARAM_KEYS, MEMORY_KINDS, METRICS, TIE_TOLERANCE, clean, 
 from .claims import observations
 from .conclusions import conclusions
 from .cost import (PARETO_COSTS, STORAGE_TASKS, pareto_front, pareto_fronts, relative_to_reference,
-                   storage_cost)
+                   serving_cost, serving_method, storage_cost)
 from .figures import figure, figure_specs, registry
 from .fractions import fraction_sweep
 from .grid import choose_grid_point, grid_selection
@@ -56,6 +56,7 @@ __all__ = [
     "fraction_value", "gain_share", "grid_selection", "hypothesis_small_data", "loss_curves", "mean_std",
     "methods_summary", "observations", "pareto_front", "pareto_fronts", "percent_of_reference", "rank_sweep",
     "reference_kinds", "reference_method", "regime_table", "registry", "relative_to_reference",
-    "schedule_comparison", "score_entry", "seed_scores", "signed_outcome", "size_key", "size_sweep",
+    "schedule_comparison", "score_entry", "seed_scores", "serving_cost", "serving_method", "signed_outcome",
+    "size_key", "size_sweep",
     "small_data_extent", "storage_cost", "task_spread", "task_table",
 ]

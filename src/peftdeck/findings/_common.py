@@ -102,7 +102,7 @@ def reference_kinds() -> frozenset[str]:
 
 
 def reference_method(df: pd.DataFrame) -> str | None:
-    """The experiment's Full FT reference: the first method (in row order) of kind full_ft."""
+    """The experiment's Full FT reference: the first method (in row order) of a reference kind."""
     if df.empty:
         return None
     ref = df.loc[df["method_kind"].isin(reference_kinds()), "method"]
@@ -191,7 +191,8 @@ def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
     entry["baseline"] = {m: mean_std(present[c])["mean"] for m, c in base_cols.items() if present[c].notna().any()}
     for col in ("trainable_params", "total_params", "trainable_pct", "peak_memory_bytes", "train_flops",
                 "task_bytes", "base_model_bytes",
-                "train_s", "train_examples_per_s", "steps", "n_train", *(f"mem_{k}_bytes" for k in MEMORY_KINDS)):
+                "train_s", "train_examples_per_s", "steps", "n_train", *(f"mem_{k}_bytes" for k in MEMORY_KINDS),
+                "infer_throughput", "infer_latency_ms", "infer_throughput_merged", "infer_latency_ms_merged"):
         if col in present.columns:
             entry[col] = mean_std(present[col])["mean"]
     return entry

@@ -1,27 +1,31 @@
-"""Cost: training memory, compute and time relative to the reference, storage, and the Pareto front of
-score against cost (the memory and compute slides, the storage slide and the Pareto figure)."""
+"""Cost: training memory, compute and time relative to the reference, storage, serving, and the Pareto
+front of score against cost (the memory and compute slides, the storage and serving slides and the
+Pareto figure)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ._common import _finite, _learned
 from .figures import figure
 
 @figure("flops", "glue", "Compute and memory", order=20)
 def relative_to_reference(table: dict[str, dict[str, dict[str, Any]]], method: str, reference: str | None,
-                          key: str) -> dict[str, Any]:
-    """Mean over tasks of entry[key](method) / entry[key](reference), plus the method's mean of key."""
+                          key: str, reference_key: str | None = None) -> dict[str, Any]:
+    """Mean over tasks of entry[key](method) / entry[reference_key](reference), plus the method's
+    mean of key; `reference_key` defaults to `key`."""
+    ref_key = reference_key or key
     values = [e[method][key] for e in table.values() if _finite(e.get(method, {}).get(key))]
     absolute = float(np.mean(values)) if values else None
     ratios = []
     if reference is not None:
         for entries in table.values():
             m, r = entries.get(method, {}), entries.get(reference, {})
-            if _finite(m.get(key)) and _finite(r.get(key)) and r[key] > 0:
-                ratios.append(m[key] / r[key])
+            if _finite(m.get(key)) and _finite(r.get(ref_key)) and r[ref_key] > 0:
+                ratios.append(m[key] / r[ref_key])
     ratio = float(np.mean(ratios)) if ratios else None
     return {"value": absolute, "ratio": ratio, "supported": ratio is not None}
 
@@ -43,6 +47,50 @@ def storage_cost(table: dict[str, dict[str, dict[str, Any]]], method: str, refer
     for n in STORAGE_TASKS:
         out["tasks"][str(n)] = n * task + (base or 0.0) if shares_base else n * task
     return out
+
+
+# The serving figures of a cell (cells.csv columns, from compute.inference: peftdeck.inference):
+# examples per second at the evaluation batch size, and milliseconds per example at batch 1.
+# {figure: (column, key of its ratio to the reference)}
+SERVING_COLUMNS = {"throughput": ("infer_throughput", "throughput_ratio"),
+                   "latency_ms": ("infer_latency_ms", "latency_ratio")}
+MERGED_SUFFIX = "_merged"  # the same figures after merging a LoRA-type update into the weights
+
+
+def serving_cost(table: dict[str, dict[str, dict[str, Any]]], method: str, reference: str | None) -> dict[str, Any]:
+    """What a method costs to serve, as trained and (LoRA-type methods) merged into the weights.
+
+    Per figure (throughput, latency): the method's mean over tasks and the mean over tasks of the
+    ratio to the reference as trained (the reference, full fine-tuning, has nothing to merge: its
+    model is what it serves). Throughput above 1x serves faster than the reference, latency above
+    1x slower. `merged` is None unless some task has merged figures; `merge_speedup` is the mean
+    over tasks of the unmerged latency over the merged one (above 1x: merging pays). Figures no
+    cell measured (cells written before serving was measured) are None.
+    """
+    out: dict[str, Any] = {}
+    merged: dict[str, Any] = {}
+    for name, (column, ratio) in SERVING_COLUMNS.items():
+        rel = relative_to_reference(table, method, reference, column)
+        out[name], out[ratio] = rel["value"], rel["ratio"]
+        rel = relative_to_reference(table, method, reference, column + MERGED_SUFFIX, reference_key=column)
+        merged[name], merged[ratio] = rel["value"], rel["ratio"]
+    out["supported"] = any(out[name] is not None for name in SERVING_COLUMNS)
+    has_merged = any(merged[name] is not None for name in SERVING_COLUMNS)
+    out["merged"] = merged if has_merged else None
+    latency = SERVING_COLUMNS["latency_ms"][0]
+    speedup = relative_to_reference(table, method, method, latency, reference_key=latency + MERGED_SUFFIX)["ratio"]
+    out["merge_speedup"] = speedup if has_merged else None
+    return out
+
+
+def serving_method(df: pd.DataFrame) -> str | None:
+    """How serving was measured (compute.inference.method, column infer_method), for the slide's
+    note: the one text the cells share, several joined with " / " (cells of different versions),
+    None where no cell says."""
+    if "infer_method" not in df.columns:
+        return None
+    texts = [t for t in dict.fromkeys(df["infer_method"]) if isinstance(t, str) and t.strip()]
+    return " / ".join(texts) if texts else None
 
 
 def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:

@@ -1,8 +1,8 @@
 """Part I: every method on every task of one experiment (the results table and what it feeds).
 
-Comparisons stay within one experiment; its reference is its first method whose `method_kind` is
-``full_ft``. A (task, method) entry with a run that did not learn (collapsed, diverged or
-indistinguishable from the majority baseline) is flagged and left out of averages and claims.
+Comparisons stay within one experiment; its reference is its first method of a reference kind (full
+fine-tuning, `reference_kinds`). A (task, method) entry with a run that did not learn (collapsed,
+diverged or indistinguishable from the majority baseline) is flagged and left out of averages and claims.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .. import health
 from ._common import (HPARAM_KEYS, MEMORY_KINDS, METRICS, _finite, _label, _learned, _ordered_unique, _present,
                       _row_test, _select_setting, _status_series, clean, mean_std, reference_method, score_entry)
 from .claims import observations
-from .cost import STORAGE_TASKS, pareto_fronts, relative_to_reference, storage_cost
+from .cost import STORAGE_TASKS, pareto_fronts, relative_to_reference, serving_cost, serving_method, storage_cost
 from .figures import figure
 from .stats import CI_LEVEL, CI_MIN_SEEDS, compare_entries
 
@@ -175,6 +175,7 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
             "flops": relative_to_reference(table, m, reference, "train_flops"),
             "train_time": relative_to_reference(table, m, reference, "train_s"),
             "storage": storage_cost(table, m, reference),
+            "serving": serving_cost(table, m, reference),
             "collapsed_tasks": collapsed, "not_learned_tasks": not_learned, "diverged_tasks": diverged,
             "missing_tasks": missing, "partial_tasks": partial,
             "matches_or_beats_reference_on": beats,
@@ -232,6 +233,9 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
     summary["storage_tasks"] = [str(n) for n in STORAGE_TASKS]
     summary["storage_base_model_bytes"] = next((r["storage"]["base_model_bytes"] for r in ordered
                                                 if r["storage"]["base_model_bytes"] is not None), None)
+    summary["has_serving"] = any(r["serving"]["supported"] for r in ordered)
+    summary["has_serving_merged"] = any(r["serving"]["merged"] is not None for r in ordered)
+    summary["serving_method"] = serving_method(present) if summary["has_serving"] else None
     summary["observations"] = observations(summary)
     return clean(summary)
 

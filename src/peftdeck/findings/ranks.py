@@ -26,12 +26,12 @@ def rank_sweep(df: pd.DataFrame, ranks: Mapping[str, Any], tolerance: float = TI
     methods = _ordered_unique(df["method"])
     labels = {m: _label(df, m) for m in methods}
     table = task_table(df)
-    lora = sorted([m for m in methods if ranks.get(m) is not None], key=lambda m: (int(ranks[m]), methods.index(m)))
-    others = [m for m in methods if m not in lora]
+    ranked = sorted([m for m in methods if ranks.get(m) is not None], key=lambda m: (int(ranks[m]), methods.index(m)))
+    others = [m for m in methods if m not in ranked]
     per_task, findings = [], []
     for task, entries in table.items():
         points = []
-        for m in lora:
+        for m in ranked:
             e = entries.get(m)
             if e is None:
                 continue
@@ -76,7 +76,7 @@ def rank_sweep(df: pd.DataFrame, ranks: Mapping[str, Any], tolerance: float = TI
                          "best": best["method"] if best else None, "span": span})
     return clean({
         "reference": reference, "reference_label": labels.get(reference) if reference else None,
-        "ranks": [{"method": m, "label": labels[m], "r": int(ranks[m])} for m in lora],
+        "ranks": [{"method": m, "label": labels[m], "r": int(ranks[m])} for m in ranked],
         "others": [{"method": m, "label": labels[m]} for m in others],
         "tasks": list(table), "per_task": per_task, "findings": findings,
         "seeds": sorted(clean(x) for x in _ordered_unique(df["seed"])),

@@ -8,6 +8,11 @@
 A task of your own (classification or regression from local CSV/TSV/JSON Lines files) is defined by
 its `data:` entry in the config; `get_task(name, entry)` builds it (see `peftdeck.tasks.generic`).
 
+A built-in task is declared, whole, by its module here: its name, label and one-line description
+(slides and tables), metrics (the first is the primary one), the data sources it can be read from,
+its Hub dataset and the writer of its generated demo copy. No other part of peftdeck names a task;
+they read these facts from `TASKS`.
+
 Importing this package pulls in numpy only; `datasets`/`transformers` load on first use.
 """
 from __future__ import annotations
@@ -39,6 +44,26 @@ def get_task(name: str, data: Mapping[str, Any] | None = None) -> Task:
     )
 
 
+def task_label(name: str) -> str:
+    """The task's name on slides and in tables ("SST-2"); a task of your own is shown by its name."""
+    task = TASKS.get(name)
+    return task.label if task else name
+
+
+def task_description(name: str) -> str:
+    """What the task asks, in a few words ("sentiment"); a task of your own is described by its name."""
+    task = TASKS.get(name)
+    return task.description if task else name
+
+
+def legacy_hub_ids() -> dict[str, str]:
+    """One-part (legacy) Hub names of the built-in tasks' datasets -> the ids the Hub uses now."""
+    out: dict[str, str] = {}
+    for task in TASKS.values():
+        out.update(task.legacy_hub_ids())
+    return out
+
+
 __all__ = [
     "TASKS",
     "SOURCES",
@@ -51,6 +76,9 @@ __all__ = [
     "TsvLayout",
     "get_task",
     "generic_task",
+    "legacy_hub_ids",
+    "task_description",
+    "task_label",
     "is_generic",
     "squad_postprocess",
 ]

@@ -20,15 +20,28 @@ Rows = list[dict[str, Any]]
 
 
 class Task:
-    """One benchmark task. Subclasses fill in the class attributes and the reading/encoding hooks."""
+    """One benchmark task: everything peftdeck knows about it is declared here, by its module.
+
+    Subclasses fill in the class attributes and the reading/encoding hooks. The deck, the config
+    check and the download rule read a task's facts from its object (`peftdeck.tasks.TASKS`); no
+    other module names a task.
+    """
 
     name: str
     kind: str  # "classification" | "regression" | "qa"
+    label: str  # name on slides and in tables, e.g. "SST-2"
+    description: str  # what it asks, in a few words, e.g. "sentiment"
     num_labels: int | None
-    metrics: list[str]
+    metrics: list[str]  # the first is the primary metric
     default_files: dict[str, str]
     hub_id: str
     hub_config: str | None = None
+    # One-part (legacy) Hub names of this task's data beyond the last part of `hub_id`, with their
+    # current ids: a config that names one is told the id to use.
+    hub_aliases: dict[str, str] = {}
+    # The writer of the generated demo copy, "module:function" (called as fn(out_dir, seed, n_train,
+    # n_dev) -> folder); None: the task has no demo data (source demo is refused).
+    demo_generator: str | None = None
     # Our split name -> the split name in the Hub dataset (IMDB has no validation split).
     hub_splits: dict[str, str] = {"train": "train", "validation": "validation"}
     # Columns a saved Hub dataset must have; checked on load so a wrong folder fails clearly.
@@ -37,6 +50,26 @@ class Task:
     @property
     def primary_metric(self) -> str:
         return self.metrics[0]
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The data sources this task can be read from: local files, a Hub download, the generated demo."""
+        return tuple(s for s in SOURCES if (s != "demo" or self.demo_generator) and (s != "hub" or self.hub_id))
+
+    def legacy_hub_ids(self) -> dict[str, str]:
+        """One-part (legacy) Hub dataset names of this task -> the two-part id the Hub uses now."""
+        own = {self.hub_id.rsplit("/", 1)[-1]: self.hub_id} if self.hub_id and "/" in self.hub_id else {}
+        return {**own, **self.hub_aliases}
+
+    def demo_writer(self):
+        """The function that writes this task's generated demo copy (see `demo_generator`)."""
+        if not self.demo_generator:
+            raise ValueError(f"{self.name}: no generated demo data; use source local or hub "
+                             f"(demo data exists for tasks whose module declares a demo_generator)")
+        import importlib
+
+        module, _, function = self.demo_generator.partition(":")
+        return getattr(importlib.import_module(module), function)
 
     def __repr__(self) -> str:
         return f"<Task {self.name} ({self.kind})>"

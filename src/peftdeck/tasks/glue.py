@@ -67,9 +67,17 @@ class SentenceTask(Task):
         hub_text: tuple[str, str | None],
         default_files: dict[str, str] | None = None,
         hub_splits: dict[str, str] | None = None,
+        label: str | None = None,
+        description: str | None = None,
+        hub_aliases: dict[str, str] | None = None,
+        demo_generator: str | None = None,
     ):
         self.name = name
         self.kind = kind
+        self.label = label or name
+        self.description = description or name
+        self.hub_aliases = dict(hub_aliases or {})
+        self.demo_generator = demo_generator
         self.num_labels = num_labels
         self.metrics = list(metrics)
         self.layout = layout
@@ -296,6 +304,10 @@ class ImdbTask(SentenceTask):
 
 SST2 = SentenceTask(
     "sst2",
+    label="SST-2",
+    description="sentiment",
+    hub_aliases={"sst2": "stanfordnlp/sst2"},
+    demo_generator="peftdeck.demo.sst2:generate_sst2",
     kind="classification",
     num_labels=2,
     metrics=["accuracy"],
@@ -306,6 +318,9 @@ SST2 = SentenceTask(
 )
 MRPC = SentenceTask(
     "mrpc",
+    label="MRPC",
+    description="paraphrase",
+    demo_generator="peftdeck.demo.mrpc:generate_mrpc",
     kind="classification",
     num_labels=2,
     metrics=["f1", "accuracy"],
@@ -316,6 +331,9 @@ MRPC = SentenceTask(
 )
 RTE = SentenceTask(
     "rte",
+    label="RTE",
+    description="entailment",
+    demo_generator="peftdeck.demo.rte:generate_rte",
     kind="classification",
     num_labels=2,
     metrics=["accuracy"],
@@ -326,6 +344,9 @@ RTE = SentenceTask(
 )
 COLA = SentenceTask(
     "cola",
+    label="CoLA",
+    description="acceptability",
+    demo_generator="peftdeck.demo.cola:generate_cola",
     kind="classification",
     num_labels=2,
     metrics=["matthews"],
@@ -337,6 +358,9 @@ COLA = SentenceTask(
 )
 STSB = SentenceTask(
     "stsb",
+    label="STS-B",
+    description="similarity",
+    demo_generator="peftdeck.demo.stsb:generate_stsb",
     kind="regression",
     num_labels=1,
     metrics=["pearson", "spearman"],
@@ -347,6 +371,8 @@ STSB = SentenceTask(
 )
 IMDB = ImdbTask(
     "imdb",
+    label="IMDb",
+    description="sentiment (long reviews)",
     kind="classification",
     num_labels=2,
     metrics=["accuracy"],

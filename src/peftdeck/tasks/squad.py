@@ -91,6 +91,9 @@ def squad_postprocess(
 class SquadTask(Task):
     name = "squad"
     kind = "qa"
+    label = "SQuAD v1.1"
+    description = "extractive question answering"
+    demo_generator = "peftdeck.demo.squad:generate_squad"
     num_labels = None
     metrics = ["exact_match", "f1"]
     default_files = {"train": "train-v1.1.json", "validation": "dev-v1.1.json"}
