@@ -1,4 +1,5 @@
-"""Load, validate and expand a study configuration.
+"""Load and validate a study configuration (its expansion into cells is in `cells.py`, the
+resolution of one cell in `resolve.py`; both are re-exported here).
 
 The YAML is checked against `workflow/schemas/config.schema.yaml` (defaults filled in), then against
 the things a schema cannot say (an experiment naming a method that is not defined, a method kind
@@ -7,27 +8,24 @@ that is not registered). Every error names the key, the value and what is allowe
 from __future__ import annotations
 
 import copy
-import importlib.util
-import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import paths
+# Expansion into cells and resolution of one cell live in cells.py and resolve.py; their names are
+# re-exported here, so `from peftdeck.config import all_cells, resolve_cell` keeps working.
+from .cells import (SECTION_KINDS, all_cells, enabled_experiments, experiment_cells, method_lrs,  # noqa: F401
+                    sections, slides_kind)
 from .methods import default_methods
-from .paths import Cell
+from .resolve import data_location, generic_definition, model_location, model_name, resolve_cell  # noqa: F401
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 # The built-in method instances, declared by the method modules (peftdeck/methods/*.py): one per
 # kind plus each kind's extras (the LoRA rank sweep); a config may override any field or add instances.
 DEFAULT_METHODS: dict[str, dict[str, Any]] = default_methods()
-
-# Deck sections an experiment can feed (`slides:`). Without the key, an experiment named like one of
-# the first three feeds that section; any other experiment gets a generic slide.
-SECTION_KINDS = ("glue", "squad", "squad_epochs", "grid", "lora_ranks", "fractions")
 
 # The Hub's current ids of repositories once known by a one-part (legacy) name. The datasets client
 # rejects one-part ids, so the config check names the id to use instead.
@@ -354,138 +352,3 @@ def load_config(path: str | Path) -> dict[str, Any]:
             except yaml.YAMLError as exc:
                 raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     return validate(raw or {}, source=str(path))
-
-
-# --- expansion ---------------------------------------------------------------------------------
-
-def enabled_experiments(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in config["experiments"].items() if v.get("enabled", True)}
-
-
-def slides_kind(name: str, exp: dict[str, Any]) -> str | None:
-    """The deck section that presents an experiment, or None for a generic slide.
-
-    `slides:` decides when given (`none` keeps the experiment out of the deck: it is returned as
-    "none"); otherwise an experiment named glue, squad or squad_epochs feeds that section.
-    """
-    kind = exp.get("slides")
-    if kind is not None:
-        return str(kind)
-    return name if name in ("glue", "squad", "squad_epochs") else None
-
-
-def sections(config: dict[str, Any]) -> dict[str, str]:
-    """{section kind: experiment name} over the enabled experiments (validation keeps one per kind)."""
-    out: dict[str, str] = {}
-    for name, exp in enabled_experiments(config).items():
-        kind = slides_kind(name, exp)
-        if kind in SECTION_KINDS and kind not in out:
-            out[kind] = name
-    return out
-
-
-def method_lrs(config: dict[str, Any], exp: dict[str, Any], method: str) -> list[float]:
-    """The learning rates an experiment runs `method` at.
-
-    `learning_rates` is a list swept for every method, or a mapping from method to a rate or a list of
-    rates (methods it leaves out, and experiments without the key, use the method's own `lr`).
-    """
-    lrs = exp.get("learning_rates")
-    if isinstance(lrs, dict):
-        lrs = lrs.get(method)
-        if lrs is not None and not isinstance(lrs, list):
-            lrs = [lrs]
-    return [float(lr) for lr in (lrs or [config["methods"][method]["lr"]])]
-
-
-def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:
-    """The cells of one experiment, in a stable order."""
-    exp = config["experiments"][name]
-    out = []
-    for task, method, size, sched, bs, seed in itertools.product(
-        exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["batch_sizes"], exp["seeds"]
-    ):
-        for lr in method_lrs(config, exp, method):
-            out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(lr), int(bs),
-                            int(seed), exp.get("holdout")))
-    return out
-
-
-def all_cells(config: dict[str, Any]) -> list[Cell]:
-    """Every cell of every enabled experiment, each once."""
-    seen: dict[str, Cell] = {}
-    for name in enabled_experiments(config):
-        for cell in experiment_cells(config, name):
-            seen.setdefault(cell.path, cell)
-    return list(seen.values())
-
-
-# --- resolution: where things are for one cell ---------------------------------------------------
-
-def model_location(config: dict[str, Any]) -> str:
-    model = config["model"]
-    src = model["source"]
-    if src == "demo":
-        return paths.demo_model_dir(config["study"])
-    if src == "hub":
-        return paths.hub_model_dir(model["id"])
-    if src == "package":
-        spec = importlib.util.find_spec(model["package"])
-        if spec is None or not spec.origin:
-            raise ConfigError(
-                f"key model.package: package {model['package']!r} is not installed; "
-                f"install it (e.g. pip install {model['package'].replace('_', '-')}) or use source local"
-            )
-        return str(Path(spec.origin).parent / "model")
-    return model["path"]
-
-
-def model_name(config: dict[str, Any]) -> str:
-    model = config["model"]
-    if model.get("name"):
-        return model["name"]
-    return model.get("id") or model.get("package") or Path(model.get("path", "demo-bert")).name or "model"
-
-
-def data_location(config: dict[str, Any], task: str) -> str:
-    src = config["data"][task]
-    if src["source"] == "demo":
-        return f"{paths.demo_data_dir(config['study'])}/{task}"
-    if src["source"] == "hub":
-        return paths.hub_data_dir(task)
-    return src["path"]
-
-
-def generic_definition(src: dict[str, Any]) -> dict[str, Any]:
-    """The defining keys of a task of your own, with its format resolved (from the file names if not given)."""
-    from .tasks.generic import definition_of, format_of
-
-    out = definition_of(src)
-    out["format"] = format_of("task", src)
-    if isinstance(out.get("text"), str):
-        out["text"] = [out["text"]]
-    out.setdefault("problem", "classification")
-    return out
-
-
-def resolve_cell(config: dict[str, Any], cell: Cell) -> dict[str, Any]:
-    """Everything one training job needs, as plain JSON-able data."""
-    if cell.task not in config["data"]:
-        raise ConfigError(f"task {cell.task!r} has no data source in the config; known: {', '.join(config['data'])}")
-    if cell.method not in config["methods"]:
-        raise ConfigError(f"method {cell.method!r} is not defined; known: {', '.join(config['methods'])}")
-    method = dict(config["methods"][cell.method])
-    src = config["data"][cell.task]
-    return {
-        "cell": cell.as_dict(),
-        "method": {"name": cell.method, "kind": method.pop("kind"), "label": method.pop("label"),
-                   "options": {k: v for k, v in method.items() if k != "lr"}},
-        "schedule": paths.parse_sched(cell.sched),
-        "model": {"source": config["model"]["source"], "location": model_location(config),
-                  "name": model_name(config)},
-        "data": {"source": src["source"], "location": data_location(config, cell.task),
-                 "files": src.get("files"), "eval_size": src.get("eval_size"),
-                 # A task of your own travels with its definition: `get_task(name, spec["data"])`.
-                 **({"task": generic_definition(src)} if is_generic_task(config, cell.task) else {})},
-        "training": dict(config["training"]),
-    }

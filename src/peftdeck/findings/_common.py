@@ -143,6 +143,13 @@ def _label(df: pd.DataFrame, method: str) -> str:
     return str(rows.iloc[0]) if len(rows) else method
 
 
+def _basics(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None, list[str], dict[str, str]]:
+    """What every section starts from: the rows with scores, the reference method, the methods in
+    order of appearance and their labels."""
+    methods = _ordered_unique(df["method"])
+    return _present(df), reference_method(df), methods, {m: _label(df, m) for m in methods}
+
+
 def _select_setting(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Rows of the best hyper-parameter setting (by mean primary score) and the number of settings."""
     if rows.empty:

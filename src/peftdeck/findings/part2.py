@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import (TIE_TOLERANCE, _finite, _label, _ordered_unique, _present, _size_entries, _size_label, clean,
-                      mean_std, reference_method, size_key)
+from ._common import (TIE_TOLERANCE, _basics, _finite, _ordered_unique, _present, _size_entries, _size_label, clean,
+                      mean_std, size_key)
 from .figures import figure
 from .stats import CI_LEVEL, CI_MIN_SEEDS, compare_entries, signed_outcome
 
@@ -158,10 +158,7 @@ def size_sweep(df: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> dict[str, 
     """Part II: reference vs every other method of one experiment, per training-set size."""
     if df.empty:
         return None
-    present = _present(df)
-    reference = reference_method(df)
-    methods = _ordered_unique(df["method"])
-    labels = {m: _label(df, m) for m in methods}
+    present, reference, methods, labels = _basics(df)
     task = str(df["task"].iloc[0])
     metrics = [m for m in ("f1", "exact_match") if m in present.columns and present[m].notna().any()]
     if not metrics:

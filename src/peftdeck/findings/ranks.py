@@ -6,8 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import (TIE_TOLERANCE, _finite, _label, _ordered_unique, _present, _task_primary, _usable, clean,
-                      reference_method)
+from ._common import (TIE_TOLERANCE, _basics, _finite, _ordered_unique, _task_primary, _usable, clean)
 from .figures import figure
 from .part1 import task_table
 from .stats import CI_LEVEL, CI_MIN_SEEDS, _comparison_sentence_data, compare_entries
@@ -21,10 +20,7 @@ def rank_sweep(df: pd.DataFrame, ranks: Mapping[str, Any], tolerance: float = TI
     """
     if df.empty:
         return None
-    present = _present(df)
-    reference = reference_method(df)
-    methods = _ordered_unique(df["method"])
-    labels = {m: _label(df, m) for m in methods}
+    present, reference, methods, labels = _basics(df)
     table = task_table(df)
     ranked = sorted([m for m in methods if ranks.get(m) is not None], key=lambda m: (int(ranks[m]), methods.index(m)))
     others = [m for m in methods if m not in ranked]

@@ -1,0 +1,78 @@
+"""Expand a validated study configuration into cells: the experiments that run, the learning rates
+each runs a method at, every cell of an experiment, and which deck section presents an experiment.
+
+The names are re-exported by `peftdeck.config`, where validation uses `SECTION_KINDS` and `slides_kind`.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from . import paths
+from .paths import Cell
+
+# Deck sections an experiment can feed (`slides:`). Without the key, an experiment named like one of
+# the first three feeds that section; any other experiment gets a generic slide.
+SECTION_KINDS = ("glue", "squad", "squad_epochs", "grid", "lora_ranks", "fractions")
+
+
+def slides_kind(name: str, exp: dict[str, Any]) -> str | None:
+    """The deck section that presents an experiment, or None for a generic slide.
+
+    `slides:` decides when given (`none` keeps the experiment out of the deck: it is returned as
+    "none"); otherwise an experiment named glue, squad or squad_epochs feeds that section.
+    """
+    kind = exp.get("slides")
+    if kind is not None:
+        return str(kind)
+    return name if name in ("glue", "squad", "squad_epochs") else None
+
+
+def enabled_experiments(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in config["experiments"].items() if v.get("enabled", True)}
+
+
+def sections(config: dict[str, Any]) -> dict[str, str]:
+    """{section kind: experiment name} over the enabled experiments (validation keeps one per kind)."""
+    out: dict[str, str] = {}
+    for name, exp in enabled_experiments(config).items():
+        kind = slides_kind(name, exp)
+        if kind in SECTION_KINDS and kind not in out:
+            out[kind] = name
+    return out
+
+
+def method_lrs(config: dict[str, Any], exp: dict[str, Any], method: str) -> list[float]:
+    """The learning rates an experiment runs `method` at.
+
+    `learning_rates` is a list swept for every method, or a mapping from method to a rate or a list of
+    rates (methods it leaves out, and experiments without the key, use the method's own `lr`).
+    """
+    lrs = exp.get("learning_rates")
+    if isinstance(lrs, dict):
+        lrs = lrs.get(method)
+        if lrs is not None and not isinstance(lrs, list):
+            lrs = [lrs]
+    return [float(lr) for lr in (lrs or [config["methods"][method]["lr"]])]
+
+
+def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:
+    """The cells of one experiment, in a stable order."""
+    exp = config["experiments"][name]
+    out = []
+    for task, method, size, sched, bs, seed in itertools.product(
+        exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["batch_sizes"], exp["seeds"]
+    ):
+        for lr in method_lrs(config, exp, method):
+            out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(lr), int(bs),
+                            int(seed), exp.get("holdout")))
+    return out
+
+
+def all_cells(config: dict[str, Any]) -> list[Cell]:
+    """Every cell of every enabled experiment, each once."""
+    seen: dict[str, Cell] = {}
+    for name in enabled_experiments(config):
+        for cell in experiment_cells(config, name):
+            seen.setdefault(cell.path, cell)
+    return list(seen.values())
