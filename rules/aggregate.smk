@@ -21,7 +21,7 @@ rule resolved_config:
 rule aggregate:
     input:
         cfg="results/{study}/config.resolved.json",
-        cells=present_cells(),
+        cells=present_cells,
     output:
         csv=P.cells_csv("{study}"),
         summary=P.summary_json("{study}"),

@@ -21,7 +21,6 @@ STUDY = CONFIG["study"]
 CONFIG_LABEL = " + ".join(
     os.path.relpath(f) if os.path.isabs(str(f)) else str(f) for f in workflow.configfiles
 )
-CELLS = pdconfig.all_cells(CONFIG)
 
 def _deploys_conda():
     try:
@@ -57,6 +56,7 @@ wildcard_constraints:
     lr=P.WILDCARD_RES["lr"],
     bs=P.WILDCARD_RES["bs"],
     seed=P.WILDCARD_RES["seed"],
+    experiment=_alternatives(pdconfig.tuned_experiments(CONFIG)) or "(?!)",
 
 
 def model_input():
@@ -85,13 +85,27 @@ def cell_spec(wildcards):
     return json.dumps(pdconfig.resolve_cell(CONFIG, P.cell_from_wildcards(wildcards)), sort_keys=True)
 
 
-def present_cells():
-    """With allow_missing, the deck is built from whichever cells have finished."""
-    import os
+def study_cells(wildcards=None):
+    """Every cell of the study. A tuned experiment (`tuned_on`) has cells once its grid has been chosen
+    on: asking for its choice here makes Snakemake run the grid and the `choose_settings` checkpoint
+    first, then evaluate this function again."""
+    for name in pdconfig.tuned_experiments(CONFIG):
+        checkpoints.choose_settings.get(study=STUDY, experiment=name)
+    return pdconfig.all_cells(CONFIG)
 
+
+def present_cells(wildcards=None):
+    """Input function: every cell's result; with allow_missing, whichever cells have finished."""
+    cells = study_cells()
     if CONFIG["allow_missing"]:
-        return [c.path for c in CELLS if os.path.exists(c.path)]
-    return [c.path for c in CELLS]
+        return [c.path for c in cells if os.path.exists(c.path)]
+    return [c.path for c in cells]
+
+
+def grid_cells_of(wildcards):
+    """The cells of the grid a tuned experiment takes its settings from."""
+    grid = CONFIG["experiments"][wildcards.experiment]["tuned_on"]
+    return [c.path for c in pdconfig.experiment_cells(CONFIG, grid)]
 
 
 def figure_outputs():

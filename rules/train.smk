@@ -31,4 +31,25 @@ rule train_cell:
 rule cells:
     """Every cell of the study, without the deck (use with --keep-going for sweeps)."""
     input:
-        [c.path for c in CELLS],
+        lambda wc: [c.path for c in study_cells()],
+
+
+localrules:
+    choose_settings,
+
+
+checkpoint choose_settings:
+    """A tuned experiment's learning rate and batch size per task and method: the grid point with the best
+    mean held-out score (the dev split is not read). Its cells are known once this has run."""
+    input:
+        cfg="results/{study}/config.resolved.json",
+        cells=grid_cells_of,
+    output:
+        P.chosen_json("{study}", "{experiment}"),
+    log:
+        "results/{study}/logs/choose_{experiment}.log",
+    conda:
+        "../envs/peftdeck.yaml"
+    shell:
+        "python -m peftdeck.choose --config {input.cfg:q} --experiment {wildcards.experiment:q} --out {output:q}"
+        " > {log:q} 2>&1"

@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import findings, health
 from . import methods as methods_registry
+from .cells import load_chosen, tuned_on
 from .config import SECTION_KINDS, enabled_experiments, experiment_cells, method_lrs, model_name, sections, slides_kind
 from .paths import Cell
 from .results import inference_columns, load_cell, memory_columns, write_json_atomic
@@ -125,7 +126,7 @@ def collect(config: dict[str, Any], allow_missing: bool = False, root: str | Pat
     root = Path(root)
     rows, missing, cache = [], [], {}
     for name in enabled_experiments(config):
-        for cell in experiment_cells(config, name):
+        for cell in experiment_cells(config, name, root):
             rel = cell.path
             spec = config["methods"].get(cell.method, {})
             if rel not in cache:
@@ -141,7 +142,7 @@ def collect(config: dict[str, Any], allow_missing: bool = False, root: str | Pat
     df = pd.DataFrame(rows, columns=columns)
     if missing and not allow:
         paths = list(dict.fromkeys(m["path"] for m in missing))
-        total = len({c.path for n in enabled_experiments(config) for c in experiment_cells(config, n)})
+        total = len({c.path for n in enabled_experiments(config) for c in experiment_cells(config, n, root)})
         listing = "\n  ".join(paths)
         raise MissingCellsError(
             f"{len(paths)} of {total} cells have no result yet:\n  {listing}\n"
@@ -174,7 +175,26 @@ def describe_method(spec: dict[str, Any]) -> str:
     return methods_registry.describe(spec)
 
 
-def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing: int) -> dict[str, Any]:
+def _tuned_setup(config: dict[str, Any], name: str, root: str | Path = ".") -> dict[str, Any] | None:
+    """For a tuned experiment: the settings its grid chose, per method in task order."""
+    exp = config["experiments"][name]
+    chosen = load_chosen(config, name, root) if tuned_on(exp) else None
+    if not chosen:
+        return None
+    settings = chosen["settings"]
+    return {
+        "grid": chosen["grid"], "holdout": chosen.get("holdout"),
+        "task_labels": [task_label(t) for t in exp["tasks"]],
+        "per_method": [{"label": config["methods"][m].get("label", m),
+                        "lrs": [settings[t][m]["lr"] for t in exp["tasks"]],
+                        "batch_sizes": [settings[t][m]["batch_size"] for t in exp["tasks"]]}
+                       for m in exp["methods"]],
+        "batch_sizes": sorted({settings[t][m]["batch_size"] for t in exp["tasks"] for m in exp["methods"]}),
+    }
+
+
+def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing: int,
+                      root: str | Path = ".") -> dict[str, Any]:
     exp = config["experiments"][name]
     return {
         "name": name, "tasks": list(exp["tasks"]),
@@ -190,6 +210,7 @@ def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing:
         if exp.get("learning_rates") else None,
         "holdout": exp.get("holdout"), "slides": slides_kind(name, exp),
         "n_cells": n_done + n_missing, "n_done": n_done, "n_missing": n_missing,
+        "tuned": _tuned_setup(config, name, root),
     }
 
 

@@ -6,6 +6,8 @@ The names are re-exported by `peftdeck.config`, where validation uses `SECTION_K
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 from . import paths
@@ -56,10 +58,45 @@ def method_lrs(config: dict[str, Any], exp: dict[str, Any], method: str) -> list
     return [float(lr) for lr in (lrs or [config["methods"][method]["lr"]])]
 
 
-def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:
-    """The cells of one experiment, in a stable order."""
+def tuned_on(exp: dict[str, Any]) -> str | None:
+    """The grid experiment whose held-out choice sets this experiment's learning rate and batch size."""
+    return exp.get("tuned_on")
+
+
+def tuned_experiments(config: dict[str, Any]) -> list[str]:
+    """The enabled experiments whose settings come from a grid's held-out choice."""
+    return [n for n, e in enabled_experiments(config).items() if tuned_on(e)]
+
+
+def load_chosen(config: dict[str, Any], name: str, root: str | Path = ".") -> dict[str, Any] | None:
+    """What `peftdeck.choose` wrote for a tuned experiment, or None before its grid has been chosen on."""
+    path = Path(root) / paths.chosen_json(config["study"], name)
+    if not path.is_file():
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def experiment_cells(config: dict[str, Any], name: str, root: str | Path = ".") -> list[Cell]:
+    """The cells of one experiment, in a stable order.
+
+    A tuned experiment (`tuned_on: <grid experiment>`) runs each task and method at the learning rate
+    and batch size its grid chose on held-out data; until that choice is written (the `choose_settings`
+    checkpoint) it has no cells yet.
+    """
     exp = config["experiments"][name]
     out = []
+    if tuned_on(exp):
+        chosen = load_chosen(config, name, root)
+        if chosen is None:
+            return []
+        for task, method, size, sched, seed in itertools.product(
+            exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["seeds"]
+        ):
+            pick = chosen["settings"][task][method]
+            out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(pick["lr"]),
+                            int(pick["batch_size"]), int(seed), exp.get("holdout")))
+        return out
     for task, method, size, sched, bs, seed in itertools.product(
         exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["batch_sizes"], exp["seeds"]
     ):
@@ -69,10 +106,10 @@ def experiment_cells(config: dict[str, Any], name: str) -> list[Cell]:
     return out
 
 
-def all_cells(config: dict[str, Any]) -> list[Cell]:
-    """Every cell of every enabled experiment, each once."""
+def all_cells(config: dict[str, Any], root: str | Path = ".") -> list[Cell]:
+    """Every cell of every enabled experiment, each once (a tuned experiment's once its grid is chosen on)."""
     seen: dict[str, Cell] = {}
     for name in enabled_experiments(config):
-        for cell in experiment_cells(config, name):
+        for cell in experiment_cells(config, name, root):
             seen.setdefault(cell.path, cell)
     return list(seen.values())

@@ -17,7 +17,7 @@ import yaml
 # Expansion into cells and resolution of one cell live in cells.py and resolve.py; their names are
 # re-exported here, so `from peftdeck.config import all_cells, resolve_cell` keeps working.
 from .cells import (SECTION_KINDS, all_cells, enabled_experiments, experiment_cells, method_lrs,  # noqa: F401
-                    sections, slides_kind)
+                    sections, slides_kind, tuned_experiments, tuned_on)
 from .methods import default_methods
 from .resolve import data_location, generic_definition, model_location, model_name, resolve_cell  # noqa: F401
 
@@ -303,6 +303,8 @@ def _check_sections(config: dict[str, Any], source: str) -> None:
             stray = sorted(set(lrs) - set(exp["methods"]))
             raise ConfigError(f"{where}.learning_rates: {', '.join(stray)} not among this experiment's methods "
                               f"({', '.join(exp['methods'])}); add it to `methods` or remove its rate")
+        if exp.get("tuned_on"):
+            _check_tuned(config, name, exp, where)
         if kind == "grid":
             if not exp.get("holdout"):
                 raise ConfigError(
@@ -333,6 +335,35 @@ def _check_sections(config: dict[str, Any], source: str) -> None:
                     f"{where}: experiments {owner[kind]!r} and {name!r} are both enabled for the {kind} slides; "
                     f"the deck has one {kind} section (set `slides: none` or `enabled: false` on one of them)")
             owner[kind] = name
+
+
+def _check_tuned(config: dict[str, Any], name: str, exp: dict[str, Any], where: str) -> None:
+    """`tuned_on` names an enabled grid experiment (held-out split) that covers this one's tasks and methods."""
+    grid_name = exp["tuned_on"]
+    grid = config["experiments"].get(grid_name)
+    if grid is None or grid_name == name:
+        others = [n for n, e in config["experiments"].items() if e.get("holdout") and n != name]
+        raise ConfigError(f"{where}.tuned_on: {grid_name!r} is not another experiment of this config"
+                          + (f"; experiments with a held-out split: {', '.join(others)}" if others else
+                             "; add a grid experiment (slides: grid, holdout: 0.1) to choose the settings on"))
+    if not grid.get("holdout"):
+        raise ConfigError(f"{where}.tuned_on: experiment {grid_name!r} has no `holdout`, so it has nothing to "
+                          "choose on without looking at the dev split; give it `holdout: 0.1`")
+    if exp.get("enabled", True) and not grid.get("enabled", True):
+        raise ConfigError(f"{where}.tuned_on: experiment {grid_name!r} is switched off (enabled: false), but "
+                          f"{name!r} takes its settings from it; enable both or neither")
+    if grid.get("tuned_on"):
+        raise ConfigError(f"{where}.tuned_on: experiment {grid_name!r} is itself tuned on another; "
+                          "a grid must run at the settings it sweeps")
+    for key in ("tasks", "methods"):
+        absent = [x for x in exp[key] if x not in grid[key]]
+        if absent:
+            raise ConfigError(f"{where}.{key}: {', '.join(absent)} not in the {key} of {grid_name!r}, which "
+                              f"chooses this experiment's settings; add them there or remove them here")
+    for key, default in (("learning_rates", None), ("batch_sizes", [16])):
+        if exp.get(key) != default:
+            raise ConfigError(f"{where}.{key}: a tuned experiment runs at the {key.replace('_', ' ')} its grid "
+                              f"{grid_name!r} chose; remove `{key}` here (sweep it in {grid_name!r})")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

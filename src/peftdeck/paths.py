@@ -195,6 +195,11 @@ def hub_check_marker() -> str:
     return f"{RESOURCES}/.hub-reachable"
 
 
+def chosen_json(study: str, experiment: str) -> str:
+    """The settings a tuned experiment runs at (`tuned_on`): per task and method, what its grid chose."""
+    return f"{RESULTS}/{study}/chosen/{experiment}.json"
+
+
 def tables_dir(study: str) -> str:
     return f"{RESULTS}/{study}/tables"
 

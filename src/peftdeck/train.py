@@ -17,6 +17,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,10 +47,34 @@ def pick_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes in bf16 natively (x86 avx512_bf16 or amx_bf16, read from /proc/cpuinfo).
+
+    Without those instructions oneDNN emulates bf16 matmuls, which is slower than fp32, so bf16 is
+    used on the CPU only where they exist.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
 def pick_precision(requested: str, device: torch.device) -> str:
+    """fp32, or bf16/fp16 autocast. `auto`: bf16 on GPUs that support it, fp32 otherwise. `bf16` on the
+    CPU is allowed where the CPU has native bf16 instructions (1.2-1.5x faster steps than fp32 there)."""
     if requested != "auto":
-        if requested in ("bf16", "fp16") and device.type != "cuda":
-            raise ValueError(f"training.precision {requested} needs a CUDA device; use auto or fp32 on CPU")
+        if requested == "fp16" and device.type != "cuda":
+            raise ValueError("training.precision fp16 needs a CUDA device; use auto or fp32 on CPU "
+                             "(or bf16 on a CPU with native bf16 instructions)")
+        if requested == "bf16" and device.type != "cuda" and not cpu_has_native_bf16():
+            raise ValueError("training.precision bf16: this CPU has no native bf16 instructions (avx512_bf16 or "
+                             "amx_bf16), where bf16 would be slower than fp32; use precision: auto (fp32 here)")
         return requested
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return "bf16"
