@@ -23,6 +23,18 @@ include: "rules/aggregate.smk"
 include: "rules/deck.smk"
 
 
+onstart:
+    warm_worker_start()
+
+
+onsuccess:
+    warm_worker_stop()
+
+
+onerror:
+    warm_worker_stop()
+
+
 rule all:
     default_target: True
     input:

@@ -128,3 +128,42 @@ def moved_deck(ext):
 
 def final_outputs():
     return [P.deck_md(STUDY)]
+
+
+# --- the warm worker: local runs fork cells from one process that has torch and transformers imported ---
+_WARM = {}
+
+
+def _training_pending():
+    try:
+        return any(job.rule.name == "train_cell" for job in workflow.dag.needrun_jobs())
+    except Exception:  # an API change must not stop the run: start the worker anyway
+        return True
+
+
+def warm_worker_start():
+    """Start the warm worker (peftdeck.warm) for a local run that trains cells; jobs hand their cell
+    to it over a Unix socket and skip ~4-5 s of imports each. PEFTDECK_WARM=0 switches it off; a job
+    that finds no worker (not ready yet, a cluster node) runs its cell itself."""
+    import tempfile
+
+    from peftdeck import warm
+
+    if not workflow.local_exec or os.environ.get("PEFTDECK_WARM", "1") == "0" or os.environ.get(warm.ENV_SOCKET):
+        return
+    if not _training_pending():
+        return
+    path = os.path.join(tempfile.gettempdir(), f"peftdeck-warm-{os.getpid()}.sock")
+    proc = warm.start(path, log_path=f"results/{STUDY}/logs/warm_worker.log", wait_s=0)
+    if proc is not None:
+        os.environ[warm.ENV_SOCKET] = path
+        _WARM.update(proc=proc, path=path)
+
+
+def warm_worker_stop():
+    from peftdeck import warm
+
+    if _WARM:
+        warm.stop(_WARM.pop("proc"), _WARM.pop("path"))
+        os.environ.pop(warm.ENV_SOCKET, None)
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,26 @@ def load_chosen(config: dict[str, Any], name: str, root: str | Path = ".") -> di
         return json.load(f)
 
 
+def effective_schedule(config: dict[str, Any], schedule: dict[str, Any], train_size: int | str,
+                       batch_size: int) -> dict[str, Any]:
+    """A step budget that cannot bind is the plain epoch schedule: where the study also runs that
+    schedule, both address the same cell, which is trained once.
+
+    `{steps: S, epochs: E}` trains max(S, ceil(E * ceil(features / batch))) steps. With a training size
+    of n examples (n is exact: a size larger than the split is an error) there are at least n features,
+    so where ceil(E * n / batch) >= S the budget adds no step and the run is the `{epochs: E}` run (the
+    case of part II's largest size when a study compares the two schedules).
+    """
+    if not (schedule.get("steps") and isinstance(train_size, int) and not isinstance(train_size, bool)):
+        return schedule
+    if math.ceil(float(schedule["epochs"]) * train_size / batch_size) < int(schedule["steps"]):
+        return schedule
+    plain = {k: v for k, v in schedule.items() if k != "steps"}
+    runs_plain = any(paths.sched_tag(s) == paths.sched_tag(plain) for e in enabled_experiments(config).values()
+                     for s in e["schedules"])
+    return plain if runs_plain else schedule
+
+
 def experiment_cells(config: dict[str, Any], name: str, root: str | Path = ".") -> list[Cell]:
     """The cells of one experiment, in a stable order.
 
@@ -94,12 +115,14 @@ def experiment_cells(config: dict[str, Any], name: str, root: str | Path = ".") 
             exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["seeds"]
         ):
             pick = chosen["settings"][task][method]
+            sched = effective_schedule(config, sched, size, int(pick["batch_size"]))
             out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(pick["lr"]),
                             int(pick["batch_size"]), int(seed), exp.get("holdout")))
         return out
     for task, method, size, sched, bs, seed in itertools.product(
         exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["batch_sizes"], exp["seeds"]
     ):
+        sched = effective_schedule(config, sched, size, int(bs))
         for lr in method_lrs(config, exp, method):
             out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(lr), int(bs),
                             int(seed), exp.get("holdout")))

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from . import __version__
+from .clock import process_age_s  # noqa: F401 (re-exported)
 from .methods import trainable_state
 
 
@@ -24,18 +25,6 @@ def measure_step_flops(step_fn) -> int:
     with counter:
         step_fn()
     return int(counter.get_total_flops())
-
-
-def process_age_s() -> float:
-    """Seconds since this process started (imports included), from the kernel's own clock."""
-    try:
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
 
 
 def finite_or(value: float, fallback: Any) -> Any:

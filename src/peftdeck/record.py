@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,9 @@ def cell_result(spec: dict[str, Any], task, data: CellData, built: CellModel, ru
             **peaks,
             "startup_s": run.startup_s,
             "startup_cpu_s": run.startup_cpu_s,
+            # Forked by the warm worker (peftdeck.warm: imports done before the job started) or a
+            # fresh process; start-up counts from the job's own start either way.
+            "warm_start": bool(os.environ.get("PEFTDECK_WARM_CHILD")),
             "train_s": run.train_s,
             "eval_s": evaluation.eval_s,
             # Serving cost on the evaluation split (peftdeck.inference); None where switched off

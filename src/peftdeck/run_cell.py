@@ -5,6 +5,9 @@
 
 With --config the cell is read back from the output path, so a cell can be run by hand by its address.
 
+On a local Snakemake run the cell is handed to the warm worker (peftdeck.warm), which skips the
+imports; PEFTDECK_WARM=0 runs it in this process.
+
 Exit status: 0 done, 1 bad input (the message names it), 2 bad arguments or config, 3 out of GPU memory
 (retry with --attempt N+1: half the micro-batch, same effective batch), 4 no free GPU slot in time
 (see peftdeck.devices: PEFTDECK_CELLS_PER_GPU, PEFTDECK_GPU_SLOT_TIMEOUT).
@@ -21,6 +24,15 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    # On a local Snakemake run a warm worker (peftdeck.warm) has torch and transformers imported
+    # already: hand the cell to it and return its exit status; without one, run the cell here.
+    from . import warm
+
+    path = warm.usable()
+    if path:
+        rc = warm.submit(path, sys.argv[1:] if argv is None else argv)
+        if rc is not None:
+            return rc
     ap = argparse.ArgumentParser(prog="python -m peftdeck.run_cell", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)

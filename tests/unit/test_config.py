@@ -116,3 +116,31 @@ def test_learning_rates_per_method_mapping():
     raw["experiments"]["glue"]["learning_rates"] = {"lora": 1e-3}
     with pytest.raises(ConfigError, match="lora not among this experiment's methods"):
         validate(raw)
+
+
+def test_a_step_budget_that_cannot_bind_shares_the_epoch_cell():
+    """max(60, ceil(2 * 800 / 16) = 100) = 100 steps: the step-budget run at 800 is the 2-epoch run."""
+    import copy
+
+    from synthetic_cells import SMALL_CONFIG
+
+    from peftdeck.cells import effective_schedule
+
+    raw = copy.deepcopy(SMALL_CONFIG)
+    for name in ("squad", "squad_epochs"):
+        raw["experiments"][name]["train_sizes"] = [100, 480, 800]
+        raw["experiments"][name]["batch_sizes"] = [16]
+    raw["experiments"]["squad"]["schedules"] = [{"steps": 60, "epochs": 2}]
+    cfg = validate(raw)
+    steps = {(c.train_size, c.sched) for c in experiment_cells(cfg, "squad") if c.method == "full_ft"}
+    # 100: 13 epoch steps < 60, the budget binds; 480: exactly 60; 800: 100 > 60.
+    assert steps == {(100, "st60x2"), (480, "ep2"), (800, "ep2")}
+    squad_paths = {c.path for c in experiment_cells(cfg, "squad")}
+    epoch_paths = {c.path for c in experiment_cells(cfg, "squad_epochs")}
+    assert len(squad_paths & epoch_paths) == 2 * 2  # 480 and 800, both methods
+    assert len(all_cells(cfg)) == 15 + 6 + 6 - 4
+    # Without a plain-epoch experiment the schedule keeps its own address; `all` is never resolved here.
+    del raw["experiments"]["squad_epochs"]
+    alone = validate(raw)
+    assert {c.sched for c in experiment_cells(alone, "squad")} == {"st60x2"}
+    assert effective_schedule(cfg, {"steps": 60, "epochs": 2}, "all", 16) == {"steps": 60, "epochs": 2}
