@@ -130,7 +130,8 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     quick = p["mode"] == "quick"
     repeats = max(1, args.repeats if args.repeats is not None else (1 if quick else 3))
     common = dict(batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, max_length=args.max_length,
-                  eval_batch_size=args.eval_batch_size, threads=args.threads)
+                  eval_batch_size=args.eval_batch_size, threads=args.threads,
+                  precision=getattr(args, "precision", "auto"))
     spec = cell_spec(p["model_dir"], p["model_source"], p["data_dir"], "full_ft", lr=args.lr, **common)
     bitfit_spec = cell_spec(p["model_dir"], p["model_source"], p["data_dir"], "bitfit", lr=args.lr_bitfit, **common)
     say = (lambda m: None) if args.silent else (lambda m: print(m, file=sys.stderr, flush=True))

@@ -84,6 +84,10 @@ def _worker_trainer(job: dict[str, Any]) -> dict[str, Any]:
         if device.type == "cuda":
             args.update(bf16=torch.cuda.is_bf16_supported(), dataloader_num_workers=2,
                         dataloader_persistent_workers=True)
+        elif training.get("precision") == "bf16_native":  # the same bf16 autocast ours runs with there
+            from peftdeck.train import cpu_has_native_bf16
+
+            args["bf16"] = cpu_has_native_bf16()
         collator = DataCollatorWithPadding(tokenizer)
     args = {k: v for k, v in args.items() if k in fields or k == "output_dir"}
     targs = TrainingArguments(**args)

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--eval-batch-size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for every variant (0: torch's default)")
+    ap.add_argument("--precision", choices=["auto", "bf16_native"], default="auto",
+                    help="auto: fp32 on CPU (bf16 on GPUs); bf16_native: bf16 autocast also on a CPU with native "
+                         "bf16 instructions, for ours and for the best-configured Trainer alike")
     ap.add_argument("--repeats", type=int, help="rounds of ours / best Trainer / BitFit; the median run is reported "
                     "(default 3; quick 1)")
     ap.add_argument("--fixed-cost-repeats", type=int, default=3)
