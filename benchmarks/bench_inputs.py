@@ -120,18 +120,18 @@ def minilm_dir() -> Path | None:
 
 def cell_spec(model_dir: Path, model_source: str, data_dir: Path, method: str, *, lr: float, batch_size: int,
               epochs: float, seed: int, max_length: int, eval_batch_size: int, threads: int,
-              train_size: int | str = "all", precision: str = "auto") -> dict[str, Any]:
+              train_size: int | str = "all", precision: str = "auto", task: str = "sst2") -> dict[str, Any]:
     """The resolved cell `python -m peftdeck.run_cell --spec` takes, built through the config code."""
     from peftdeck.config import experiment_cells, resolve_cell, validate
 
     config = validate({
         "study": "bench",
         "model": {"source": model_source, "path": str(model_dir), "name": model_dir.name},
-        "data": {"sst2": {"source": "local", "path": str(data_dir)}},
+        "data": {task: {"source": "local", "path": str(data_dir)}},
         "methods": {method: {"kind": method, "lr": lr}},
         "training": {"max_length": max_length, "eval_batch_size": eval_batch_size, "threads": threads,
                      "precision": precision},
-        "experiments": {"bench": {"tasks": ["sst2"], "methods": [method], "train_sizes": [train_size],
+        "experiments": {"bench": {"tasks": [task], "methods": [method], "train_sizes": [train_size],
                                   "schedules": [{"epochs": epochs}], "batch_sizes": [batch_size],
                                   "seeds": [seed]}},
     }, source="benchmark")

@@ -98,3 +98,17 @@ def test_memory_mode_without_a_config_says_it_skipped(tmp_path, monkeypatch):
     assert main(["--memory", "--silent", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert "no BERT config found" in report["skipped"]
+
+
+@pytest.mark.slow
+def test_cell_ab_startup_runs_both_variants_and_prints_the_ratio(tmp_path):
+    """benchmarks/cell_ab.py startup: a fresh process and the warm worker on the same tiny cell (timings
+    are not checked; the script itself asserts that each run started the way it claims)."""
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cell_ab.py"), "startup", "--repeats", "1"],
+                          capture_output=True, text=True, timeout=600, cwd=REPO / "benchmarks")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("fresh process") for line in lines), proc.stdout
+    assert any(line.startswith("warm worker") for line in lines), proc.stdout
+    ratio = next(line for line in lines if line.startswith("ratio"))
+    assert ratio.split()[1].endswith("x"), ratio

