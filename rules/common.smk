@@ -144,7 +144,7 @@ def _training_pending():
 def warm_worker_start():
     """Start the warm worker (peftdeck.warm) for a local run that trains cells; jobs hand their cell
     to it over a Unix socket and skip ~4-5 s of imports each. PEFTDECK_WARM=0 switches it off; a job
-    that finds no worker (not ready yet, a cluster node) runs its cell itself."""
+    that finds no worker (it failed to start, a cluster node) runs its cell itself."""
     import tempfile
 
     from peftdeck import warm
@@ -154,7 +154,9 @@ def warm_worker_start():
     if not _training_pending():
         return
     path = os.path.join(tempfile.gettempdir(), f"peftdeck-warm-{os.getpid()}.sock")
-    proc = warm.start(path, log_path=f"results/{STUDY}/logs/warm_worker.log", wait_s=0)
+    # Wait for its imports (about as long as one cold start) so that the first cells start warm too;
+    # if it is not up in 60 s, jobs run cold.
+    proc = warm.start(path, log_path=f"results/{STUDY}/logs/warm_worker.log", wait_s=60)
     if proc is not None:
         os.environ[warm.ENV_SOCKET] = path
         _WARM.update(proc=proc, path=path)
