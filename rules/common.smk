@@ -153,7 +153,10 @@ def warm_worker_start():
         return
     if not _training_pending():
         return
-    path = os.path.join(tempfile.gettempdir(), f"peftdeck-warm-{os.getpid()}.sock")
+    if warm.gpu_visible() and os.environ.get("PEFTDECK_WARM") != "1":
+        return  # not yet measured on GPUs (a CUDA call before the fork would break CUDA in the cells)
+    warm.sweep_stale(tempfile.gettempdir())
+    path = warm.socket_path(tempfile.gettempdir(), os.getpid())
     # Wait for its imports (about as long as one cold start) so that the first cells start warm too;
     # if it is not up in 60 s, jobs run cold.
     proc = warm.start(path, log_path=f"results/{STUDY}/logs/warm_worker.log", wait_s=60)

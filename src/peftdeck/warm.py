@@ -116,6 +116,8 @@ def preload() -> None:
     """Everything a cell imports, once (no torch operation runs here)."""
     for key, value in OFFLINE.items():  # read by huggingface_hub when it is imported, not per call
         os.environ.setdefault(key, value)
+    # Should anything ask whether CUDA is there while importing, ask NVML, which leaves forks usable.
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     import peft  # noqa: F401
     import torch  # noqa: F401
     import transformers  # noqa: F401
@@ -243,6 +245,56 @@ def serve(path: str, idle_exit: float = 0.0, parent: int | None = None, log=prin
 
 
 # --- starting and stopping it from the workflow ----------------------------------------------------
+
+def gpu_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU (device files or driver), read without importing torch.
+
+    The workflow leaves the worker off there unless PEFTDECK_WARM=1: a CUDA call made while importing
+    in the worker (before the fork) would make CUDA unusable in every forked cell, and that has not
+    been checked on a GPU machine yet. GPU cells are long, so their start-up matters less.
+    """
+    return os.path.exists("/proc/driver/nvidia") or any(
+        name.startswith("nvidia") and name[6:].isdigit() for name in _listdir("/dev"))
+
+
+def socket_path(directory: str, owner_pid: int) -> str:
+    """Where the worker of the Snakemake process `owner_pid` listens."""
+    return os.path.join(directory, f"peftdeck-warm-{owner_pid}.sock")
+
+
+def sweep_stale(directory: str) -> list[str]:
+    """Remove the sockets of workflows that no longer run (a `kill -9` gives a worker no chance to)."""
+    removed = []
+    for name in _listdir(directory):
+        if not (name.startswith("peftdeck-warm-") and name.endswith(".sock")):
+            continue
+        pid = name[len("peftdeck-warm-"):-len(".sock")]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, not ours to touch
+        return True
+    return True
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
 
 def start(path: str, log_path: str, python: str = sys.executable, wait_s: float = 60.0,
           extra_env: dict[str, str] | None = None) -> Any:

@@ -148,3 +148,23 @@ time.sleep(600)
     parent.wait()
     assert _wait_gone(worker_pid, 20), "the worker outlived the workflow that started it"
     assert not os.path.exists(sock)
+
+
+def test_gpu_visibility_is_read_from_device_files(monkeypatch):
+    monkeypatch.setattr(warm.os.path, "exists", lambda p: False)
+    monkeypatch.setattr(warm, "_listdir", lambda p: ["null", "nvidiactl", "tty0"])
+    assert not warm.gpu_visible()
+    monkeypatch.setattr(warm, "_listdir", lambda p: ["null", "nvidia0", "nvidiactl"])
+    assert warm.gpu_visible()
+
+
+def test_sockets_of_workflows_that_are_gone_are_swept(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(warm.socket_path(str(tmp_path), dead.pid))
+    live = Path(warm.socket_path(str(tmp_path), os.getpid()))
+    other = tmp_path / "unrelated.sock"
+    for p in (stale, live, other):
+        p.write_text("")
+    assert warm.sweep_stale(str(tmp_path)) == [stale.name]
+    assert not stale.exists() and live.exists() and other.exists()
