@@ -79,7 +79,8 @@ def pick_precision(requested: str, device: torch.device) -> str:
                              "(or bf16 on a CPU with native bf16 instructions)")
         if requested == "bf16" and device.type != "cuda" and not cpu_has_native_bf16():
             raise ValueError("training.precision bf16: this CPU has no native bf16 instructions (avx512_bf16 or "
-                             "amx_bf16), where bf16 would be slower than fp32; use precision: auto (fp32 here)")
+                             "amx_bf16), where bf16 would be slower than fp32; use precision: auto (fp32 here) or "
+                             "bf16_native (bf16 only where the hardware has it)")
         return requested
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return "bf16"
