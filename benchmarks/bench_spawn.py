@@ -30,12 +30,21 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def spawn(argv: list[str], log_path: Path, timeout: float | None = None) -> dict[str, Any]:
-    """Run a child process; wall time from spawn to exit, its CPU time and peak RSS (kernel's numbers)."""
+def spawn(argv: list[str], log_path: Path, timeout: float | None = None,
+          env_update: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """Run a child process; wall time from spawn to exit, its CPU time and peak RSS (kernel's numbers).
+
+    `env_update` sets variables of the child's environment (None removes one)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = child_env()
+    for key, value in (env_update or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     with open(log_path, "w") as log:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=child_env(), cwd=_checkout())
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=_checkout())
         deadline = None if timeout is None else t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -59,10 +68,11 @@ def _tail(path: str, n: int = 15) -> str:
         return ""
 
 
-def run_ours(spec: dict[str, Any], work: Path, name: str) -> dict[str, Any]:
+def run_ours(spec: dict[str, Any], work: Path, name: str,
+             env_update: dict[str, str | None] | None = None) -> dict[str, Any]:
     out = work / name / "metrics.json"
     proc = spawn([sys.executable, "-m", "peftdeck.run_cell", "--spec", json.dumps(spec), "--out", str(out)],
-                 work / name / "log.txt")
+                 work / name / "log.txt", env_update=env_update)
     if proc["rc"] != 0 or not out.is_file():
         return {"variant": name, "error": f"exit {proc['rc']}", "log_tail": _tail(proc["log"]), **proc}
     cell = json.loads(out.read_text())
@@ -73,6 +83,7 @@ def run_ours(spec: dict[str, Any], work: Path, name: str) -> dict[str, Any]:
         "examples_per_s": c["train_examples_per_s"], "train_s": c["train_s"], "examples": round(c["epochs"] * cell["task"]["n_train_features"]),
         "metric_name": primary, "metric": cell["metrics"][primary],
         "train_flops": c["train_flops"], "startup_s": c["startup_s"], "startup_cpu_s": c.get("startup_cpu_s"),
+        "warm_start": c.get("warm_start", False),
         "train_tokens": c.get("train_tokens"), "train_tokens_padded": c.get("train_tokens_padded"),
         "device": c["device"], "device_name": c["device_name"], "precision": c["precision"],
         "threads": c.get("threads"), "attn_implementation": c.get("attn_implementation"),

@@ -18,38 +18,23 @@ ratio are printed.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench_inputs import cell_spec, generated_sst2, minilm_dir, shared_data_dir, tiny_model, word_vocab
-from bench_spawn import child_env
+from bench_spawn import child_env, run_ours
 
 from peftdeck import warm
 
 
-def one(spec: dict, out: Path, sock: str | None) -> dict:
-    import time
-
-    env = child_env()
-    env.pop(warm.ENV_SOCKET, None)
-    if sock:
-        env[warm.ENV_SOCKET] = sock
-    out.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "peftdeck.run_cell", "--spec", json.dumps(spec), "--out", str(out)],
-                          env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"cell failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    data = json.loads(out.read_text())
-    c = data["compute"]
-    return {"startup_s": c["startup_s"], "job_wall_s": wall, "warm": c["warm_start"], "precision": c["precision"],
-            "examples_per_s": c["train_examples_per_s"], "train_s": c["train_s"],
-            "score": data["metrics"][data["task"]["primary_metric"]]}
+def one(spec: dict, work: Path, name: str, sock: str | None) -> dict:
+    """The cell as a job runs it (bench_spawn.run_ours), handed to the warm worker at `sock` if given."""
+    r = run_ours(spec, work, name, env_update={warm.ENV_SOCKET: sock})
+    if "error" in r:
+        raise SystemExit(f"cell {name} failed ({r['error']}):\n{r.get('log_tail', '')}")
+    return r
 
 
 def report(title: str, rows: dict[str, list[dict]], columns: dict[str, str], higher_is_better: set[str]) -> None:
@@ -63,7 +48,7 @@ def report(title: str, rows: dict[str, list[dict]], columns: dict[str, str], hig
     ratios = []
     for c in columns:  # how much better the second variant is: >1 means better
         ratio = med[b][c] / med[a][c] if c in higher_is_better else med[a][c] / med[b][c]
-        ratios.append(f"{ratio:>21.2f}x" if c != "score" else f"{med[b][c] - med[a][c]:>+21.2f} ")
+        ratios.append(f"{ratio:>21.2f}x" if c != "metric" else f"{med[b][c] - med[a][c]:>+21.2f} ")
     print(f"{'ratio':18}" + "".join(ratios))
     print(f"(ratio: how much better {b!r} is than {a!r}; for the score, the difference in points)")
 
@@ -96,14 +81,14 @@ def main() -> int:
         rows: dict[str, list[dict]] = {"fresh process": [], "warm worker": []}
         try:
             for i in range(repeats):
-                rows["fresh process"].append(one(spec, root / f"cold{i}" / "metrics.json", None))
-                rows["warm worker"].append(one(spec, root / f"warm{i}" / "metrics.json", sock))
+                rows["fresh process"].append(one(spec, root, f"cold{i}", None))
+                rows["warm worker"].append(one(spec, root, f"warm{i}", sock))
         finally:
             warm.stop(worker, sock)
-        assert all(not r["warm"] for r in rows["fresh process"]) and all(r["warm"] for r in rows["warm worker"])
+        assert not any(r["warm_start"] for r in rows["fresh process"]) and all(r["warm_start"] for r in rows["warm worker"])
         report(f"cell: BitFit, 64 examples x 1 epoch, {'all-MiniLM-L6-v2' if args.minilm else 'tiny random BERT'}, "
                f"{repeats} runs each, alternating (medians)", rows,
-               {"startup_s": "start-up s", "job_wall_s": "job wall s"}, set())
+               {"startup_s": "start-up s", "process_wall_s": "job wall s"}, set())
         return 0
     repeats = args.repeats or 3
     shared = shared_data_dir()
@@ -123,11 +108,11 @@ def main() -> int:
             spec = cell_spec(model, source, data, "full_ft", lr=1e-4, batch_size=16, epochs=1, seed=1 + i,
                              max_length=128, eval_batch_size=64, threads=1, precision=precision,
                              task=args.task, train_size=400)
-            rows[precision].append(one(spec, root / f"{precision}{i}" / "metrics.json", None))
+            rows[precision].append(one(spec, root, f"{precision}{i}", None))
     ran = {k: sorted({r["precision"] for r in v}) for k, v in rows.items()}
     report(f"cell: Full FT of all-MiniLM-L6-v2 on {label}, 1 epoch, batch 16, 1 thread; {repeats} runs each "
            f"(seeds 1..{repeats}), alternating (medians); ran as {ran}", rows,
-           {"examples_per_s": "train examples/s", "train_s": "train s", "score": "dev score"},
+           {"examples_per_s": "train examples/s", "train_s": "train s", "metric": "dev score"},
            {"examples_per_s"})
     return 0
 

@@ -93,9 +93,12 @@ def effective_schedule(config: dict[str, Any], schedule: dict[str, Any], train_s
     if math.ceil(float(schedule["epochs"]) * train_size / batch_size) < int(schedule["steps"]):
         return schedule
     plain = {k: v for k, v in schedule.items() if k != "steps"}
-    runs_plain = any(paths.sched_tag(s) == paths.sched_tag(plain) for e in enabled_experiments(config).values()
-                     for s in e["schedules"])
-    return plain if runs_plain else schedule
+    return plain if paths.sched_tag(plain) in _schedule_tags(config) else schedule
+
+
+def _schedule_tags(config: dict[str, Any]) -> set[str]:
+    """The schedules the enabled experiments run, as cell-address tags."""
+    return {paths.sched_tag(s) for e in enabled_experiments(config).values() for s in e["schedules"]}
 
 
 def experiment_cells(config: dict[str, Any], name: str, root: str | Path = ".") -> list[Cell]:
