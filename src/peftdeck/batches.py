@@ -19,9 +19,11 @@ def length_grouped_order(lengths: list[int], batch_size: int, gen: torch.Generat
     return batches
 
 
-def collate(features: dict[str, list], idx: list[int], keys: list[str], device: torch.device) -> dict[str, torch.Tensor]:
-    """Pad the selected examples to the longest one in the batch."""
+def collate(features: dict[str, list], idx: list[int], keys: list[str], device: torch.device,
+            multiple: int = 1) -> dict[str, torch.Tensor]:
+    """Pad the selected examples to the longest one in the batch (rounded up to `multiple`)."""
     width = max(len(features["input_ids"][i]) for i in idx)
+    width = -(-width // multiple) * multiple
     batch: dict[str, torch.Tensor] = {}
     ids = torch.zeros((len(idx), width), dtype=torch.long)
     mask = torch.zeros((len(idx), width), dtype=torch.long)

@@ -73,6 +73,10 @@ def cell_result(spec: dict[str, Any], task, data: CellData, built: CellModel, ru
             # fresh process; start-up counts from the job's own start either way.
             "warm_start": bool(os.environ.get("PEFTDECK_WARM_CHILD")),
             "train_s": run.train_s,
+            # training.compile: trained through torch.compile; compile_s is its first compiled step
+            # (compilation included), part of train_s.
+            "compiled": run.compiled,
+            "compile_s": run.compile_s,
             "eval_s": evaluation.eval_s,
             # Serving cost on the evaluation split (peftdeck.inference); None where switched off
             # (training.measure_inference: false).
@@ -98,6 +102,7 @@ def cell_result(spec: dict[str, Any], task, data: CellData, built: CellModel, ru
                     "steps": run.steps, "warmup_steps": run.warmup, "max_length": data.max_length,
                     "method": spec["method"]["kind"], **spec["method"]["options"], **training},
         "model": {"source": spec["model"]["source"], "name": spec["model"]["name"],
+                  "pooling": spec["model"].get("pooling", "cls"),
                   "name_or_path": spec["model"]["location"],
                   "fingerprint": fingerprint(spec["model"]["location"])},
         "data": {"source": source["source"], "location": source["location"], "files": source.get("files"),

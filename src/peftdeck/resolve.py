@@ -72,13 +72,16 @@ def resolve_cell(config: dict[str, Any], cell: Cell) -> dict[str, Any]:
         raise ConfigError(f"method {cell.method!r} is not defined; known: {', '.join(config['methods'])}")
     method = dict(config["methods"][cell.method])
     src = config["data"][cell.task]
+    pooling = config["model"].get("pooling", "cls")
     return {
         "cell": cell.as_dict(),
         "method": {"name": cell.method, "kind": method.pop("kind"), "label": method.pop("label"),
                    "options": {k: v for k, v in method.items() if k != "lr"}},
         "schedule": paths.parse_sched(cell.sched),
         "model": {"source": config["model"]["source"], "location": model_location(config),
-                  "name": model_name(config)},
+                  "name": model_name(config),
+                  # Only where it is not the default, so that cells run before the option existed stay current.
+                  **({"pooling": pooling} if pooling != "cls" else {})},
         "data": {"source": src["source"], "location": data_location(config, cell.task),
                  "files": src.get("files"), "eval_size": src.get("eval_size"),
                  # A task of your own travels with its definition: `get_task(name, spec["data"])`.

@@ -113,7 +113,7 @@ def load_model(model_spec: dict[str, Any], task, num_labels: int | None):
             kwargs["problem_type"] = "regression"
     config = AutoConfig.from_pretrained(location, local_files_only=True, **kwargs)
     if model_spec["source"] == "random":
-        return cls.from_config(config)
+        return _pooled(cls.from_config(config), model_spec, task)
     if not os.path.isfile(os.path.join(location, "model.safetensors")):
         found = sorted(os.listdir(location))
         raise FileNotFoundError(
@@ -122,9 +122,16 @@ def load_model(model_spec: dict[str, Any], task, num_labels: int | None):
             "(model.save_pretrained(folder, safe_serialization=True)) or use model.source: random "
             "for throughput-only studies"
         )
-    return cls.from_pretrained(
+    return _pooled(cls.from_pretrained(
         location, config=config, local_files_only=True, use_safetensors=True, trust_remote_code=False
-    )
+    ), model_spec, task)
+
+
+def _pooled(model, model_spec: dict[str, Any], task):
+    """A classification model with the configured pooling (`peftdeck.pooling`); QA heads read every token."""
+    from .pooling import apply_pooling
+
+    return model if task.kind == "qa" else apply_pooling(model, model_spec.get("pooling", "cls"))
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -271,6 +278,11 @@ class TrainRun:
     losses: list[float] = field(default_factory=list)
     startup_s: float = math.nan
     startup_cpu_s: float = 0.0
+    compiled: bool = False
+    compile_s: float | None = None  # the first compiled step's time (training.compile)
+
+
+COMPILE_WIDTH_MULTIPLE = 16
 
 
 def train_model(built: CellModel, spec: dict[str, Any], data: CellData, task, device: torch.device,
@@ -303,10 +315,16 @@ def train_model(built: CellModel, spec: dict[str, Any], data: CellData, task, de
         f"({micro}x{accum}), {built.trainable:,}/{built.base_total:,} trainable, {device.type}/{precision}, "
         f"attempt {attempt}")
 
-    def forward_backward(idx: list[int]) -> torch.Tensor:
-        batch = collate(feats, idx, keys, device)
+    # torch.compile: every step after the measured first one runs the compiled module; batch widths
+    # are rounded up to a multiple of 16 so that few shapes recur.
+    compiled = torch.compile(model, dynamic=True) if training.get("compile") else None
+    multiple = COMPILE_WIDTH_MULTIPLE if compiled is not None else 1
+    run.compiled = compiled is not None
+
+    def forward_backward(idx: list[int], module=None) -> torch.Tensor:
+        batch = collate(feats, idx, keys, device, multiple)
         with autocast:
-            loss = model(**batch).loss
+            loss = (model if module is None else module)(**batch).loss
         scaler.scale(loss / accum).backward()
         # Kept on the device: reading it back here would stall the GPU queue on every micro-step.
         return loss.detach().float()
@@ -334,9 +352,13 @@ def train_model(built: CellModel, spec: dict[str, Any], data: CellData, task, de
                     break
                 parts = [idx[m:m + micro] for m in range(0, len(idx), micro)]
                 loss_sum = 0.0
+                first_compiled = compiled is not None and run.compile_s is None and run.flops_per_token is not None
+                t_step = time.perf_counter()
                 for part in parts:
-                    step_fn = measured_forward_backward if run.flops_per_token is None else forward_backward
-                    loss_sum += step_fn(part)
+                    if run.flops_per_token is None:
+                        loss_sum += measured_forward_backward(part)
+                    else:
+                        loss_sum += forward_backward(part, compiled)
                 if clip > 0:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(params, clip)
@@ -346,10 +368,12 @@ def train_model(built: CellModel, spec: dict[str, Any], data: CellData, task, de
                     # The measured micro-batch: its padded shape sets the activations.
                     run.training_memory = memory_meter.finish(accum, (len(parts[0]), max(lengths[i] for i in parts[0])))
                 optimizer.zero_grad(set_to_none=True)
+                if first_compiled:  # the step that compiled the graph: what compiling cost, roughly
+                    run.compile_s = time.perf_counter() - t_step
                 scheduler.step()
                 losses.append(loss_sum / len(parts))
                 run.tokens += sum(lengths[i] for i in idx)
-                run.padded_tokens += sum(len(p) * max(lengths[i] for i in p) for p in parts)
+                run.padded_tokens += sum(len(p) * -(-max(lengths[i] for i in p) // multiple) * multiple for p in parts)
                 run.examples += len(idx)
                 run.step += 1
     if device.type == "cuda":

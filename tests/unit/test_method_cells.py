@@ -141,3 +141,25 @@ def test_segment_ids_reach_only_models_that_embed_them(model_dir):
         config = transformers.AutoConfig.from_pretrained(folder, num_labels=2)
         model = transformers.AutoModelForSequenceClassification.from_config(config)
         assert uses_token_types(model) is expected[model_type], model_type
+
+
+def test_a_compiled_cell_trains_as_the_eager_one_does(tmp_path, data):
+    """training.compile: the same steps and, within float noise, the same losses and predictions as eager.
+
+    Without dropout, whose random numbers the compiled graph draws its own way."""
+    folder = tmp_path / "model"
+    vocab = word_vocab(data)
+    config = encoder_config("bert", len(vocab))
+    config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
+    config.save_pretrained(folder)
+    tokenizer_files(folder, vocab, None)
+    eager, _ = run(tmp_path / "eager", folder, data, "full_ft")
+    compiled, _ = run(tmp_path / "compiled", folder, data, "full_ft", compile=True)
+    assert compiled["compute"]["compiled"] and not eager["compute"]["compiled"]
+    assert eager["compute"]["compile_s"] is None and compiled["compute"]["compile_s"] > 0
+    assert compiled["compute"]["steps"] == eager["compute"]["steps"]
+    curve_e, curve_c = ([loss for _, loss in r["compute"]["train_loss_curve"]] for r in (eager, compiled))
+    assert len(curve_e) == len(curve_c) and max(abs(a - b) for a, b in zip(curve_e, curve_c)) < 1e-3
+    assert compiled["metrics"]["accuracy"] == eager["metrics"]["accuracy"]
+    # widths rounded up to a multiple of 16: at least as many tokens run as in the eager cell
+    assert compiled["compute"]["train_tokens_padded"] >= eager["compute"]["train_tokens_padded"]

@@ -1,0 +1,104 @@
+"""`model.pooling: mean`: the head reads the masked mean of the token states, padding excluded,
+for plain calls, for prompt tuning's extended mask and after a LoRA merge; other heads refuse it."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from peftdeck.config import ConfigError, validate  # noqa: E402
+from peftdeck.inference import merge_for_serving  # noqa: E402
+from peftdeck.methods import apply_method, count_parameters  # noqa: E402
+from peftdeck.pooling import MeanPooler, apply_pooling  # noqa: E402
+
+H = 32
+
+
+def tiny_bert(pooling: str = "mean", num_labels: int = 2):
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=64, hidden_size=H, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=37, num_labels=num_labels, pad_token_id=0)
+    return apply_pooling(transformers.BertForSequenceClassification(config).eval(), pooling)
+
+
+def batch():
+    ids = torch.tensor([[2, 5, 9, 7, 3, 0, 0], [2, 11, 4, 6, 8, 10, 3]])
+    return ids, (ids != 0).long()
+
+
+def manual_mean(model, ids, mask):
+    """The classifier applied to the mean of the last hidden states over the real tokens, by hand."""
+    hidden = model.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+    means = torch.stack([hidden[i, : int(mask[i].sum())].mean(0) for i in range(len(ids))])
+    return model.classifier(means)
+
+
+def test_mean_pooling_is_the_masked_mean_of_the_token_states():
+    model = tiny_bert()
+    ids, mask = batch()
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        assert torch.allclose(logits, manual_mean(model, ids, mask), atol=1e-6)
+        # padding takes no part: the padded row scores as it does alone, unpadded
+        alone = model(input_ids=ids[:1, :5], attention_mask=mask[:1, :5]).logits
+        assert torch.allclose(logits[:1], alone, atol=1e-5)
+        # and the mask is really read: counting the padding in changes the score
+        unmasked = model(input_ids=ids, attention_mask=torch.ones_like(mask)).logits
+        assert not torch.allclose(logits[:1], unmasked[:1], atol=1e-4)
+
+
+def test_cls_pooling_leaves_the_model_as_it_was():
+    model = tiny_bert("cls")
+    assert not isinstance(model.bert.pooler, MeanPooler)
+    ids, mask = batch()
+    with torch.no_grad():
+        assert not torch.allclose(model(input_ids=ids, attention_mask=mask).logits, manual_mean(model, ids, mask))
+
+
+def test_mean_pooler_holds_no_weights_so_bitfit_trains_fewer_biases():
+    trainable = {p: count_parameters(apply_method(tiny_bert(p), "bitfit", "classification", {}))[0]
+                 for p in ("cls", "mean")}
+    assert trainable["cls"] - trainable["mean"] == H  # the pooler's dense bias is gone
+
+
+def test_prompt_tuning_pools_over_the_prompt_and_the_real_tokens():
+    model = apply_method(tiny_bert(), "prompt_tuning", "classification", {"num_virtual_tokens": 3})
+    ids, mask = batch()
+    with torch.no_grad():
+        model(input_ids=ids, attention_mask=mask)
+    pooler = model.base_model.bert.pooler
+    assert pooler.mask.shape == (2, 3 + ids.shape[1])
+    assert pooler.mask[:, :3].eq(1).all() and pooler.mask[0, 3 + 5:].eq(0).all()
+
+
+def test_a_merged_lora_model_still_pools_by_the_mask():
+    model = apply_method(tiny_bert(), "lora", "classification", {"r": 4, "target_modules": ["query", "value"]})
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.3 * torch.randn_like(p))
+    ids, mask = batch()
+    model.eval()
+    with torch.no_grad():
+        before = model(input_ids=ids, attention_mask=mask).logits
+        merged = merge_for_serving(model)
+        assert torch.allclose(merged(input_ids=ids, attention_mask=mask).logits, before, atol=1e-5)
+        assert torch.allclose(merged(input_ids=ids[:1, :5], attention_mask=mask[:1, :5]).logits, before[:1], atol=1e-5)
+
+
+def test_a_head_without_a_pooler_is_refused_with_the_fix():
+    config = transformers.RobertaConfig(vocab_size=64, hidden_size=H, num_hidden_layers=1, num_attention_heads=2,
+                                        intermediate_size=37, num_labels=2)
+    model = transformers.RobertaForSequenceClassification(config)
+    with pytest.raises(ValueError, match=r"model.pooling mean: this model \(roberta\).*Use pooling: cls"):
+        apply_pooling(model, "mean")
+
+
+def test_the_config_accepts_cls_and_mean_only():
+    base = {"study": "t", "model": {"source": "demo"}, "data": {"sst2": {"source": "demo"}},
+            "experiments": {"glue": {"tasks": ["sst2"], "methods": ["bitfit"], "train_sizes": [10],
+                                     "schedules": [{"epochs": 1}]}}}
+    assert validate(base, source="t")["model"]["pooling"] == "cls"
+    with pytest.raises(ConfigError, match="pooling"):
+        validate({**base, "model": {"source": "demo", "pooling": "max"}}, source="t")
