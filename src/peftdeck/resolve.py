@@ -72,7 +72,11 @@ def resolve_cell(config: dict[str, Any], cell: Cell) -> dict[str, Any]:
         raise ConfigError(f"method {cell.method!r} is not defined; known: {', '.join(config['methods'])}")
     method = dict(config["methods"][cell.method])
     src = config["data"][cell.task]
-    pooling = config["model"].get("pooling", "cls")
+    from .tasks import TASKS
+
+    # What a classification head reads; a question-answering head reads every token, so it has none.
+    qa = cell.task in TASKS and TASKS[cell.task].kind == "qa"
+    pooling = "cls" if qa else config["model"].get("pooling", "cls")
     return {
         "cell": cell.as_dict(),
         "method": {"name": cell.method, "kind": method.pop("kind"), "label": method.pop("label"),

@@ -102,3 +102,20 @@ def test_the_config_accepts_cls_and_mean_only():
     assert validate(base, source="t")["model"]["pooling"] == "cls"
     with pytest.raises(ConfigError, match="pooling"):
         validate({**base, "model": {"source": "demo", "pooling": "max"}}, source="t")
+
+
+def test_the_pooling_reaches_classification_cells_only_and_the_default_changes_no_cell():
+    from peftdeck.config import experiment_cells, resolve_cell
+
+    def specs(pooling):
+        model = {"source": "demo", **({"pooling": pooling} if pooling else {})}
+        config = validate({"study": "t", "model": model, "data": {"sst2": {"source": "demo"}, "squad": {"source": "demo"}},
+                           "experiments": {"e": {"tasks": ["sst2", "squad"], "methods": ["full_ft"], "train_sizes": [10],
+                                                 "schedules": [{"epochs": 1}]}}}, source="t")
+        return {c.task: resolve_cell(config, c) for c in experiment_cells(config, "e")}
+
+    mean, default, cls = specs("mean"), specs(None), specs("cls")
+    assert mean["sst2"]["model"]["pooling"] == "mean" and "pooling" not in mean["squad"]["model"]
+    # cells of a study that never named a pooling are the same cells (Snakemake reruns nothing)
+    assert default == cls and "pooling" not in default["sst2"]["model"]
+    assert mean["squad"] == default["squad"]
