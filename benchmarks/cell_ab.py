@@ -105,7 +105,7 @@ def main() -> int:
         gen = {"sst2": generate_sst2, "mrpc": generate_mrpc, "rte": generate_rte}[args.task]
         data, label = gen(root / "demo", 42, n_train=400, n_dev=400), f"the demo's generated {folder}-shaped task"
     else:
-        data, label = shared / "glue" / folder, f"{folder} (400 train rows, the dev split)"
+        data, label = shared / "glue" / folder, f"{folder} (the dev split)"
     # variant -> (precision, other training settings)
     variants = ({"auto": ("auto", {}), "bf16_native": ("bf16_native", {})} if args.compare == "precision"
                 else {"eager": ("bf16_native", {}), "compiled": ("bf16_native", {"compile": True})})
