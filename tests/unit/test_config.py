@@ -144,3 +144,21 @@ def test_a_step_budget_that_cannot_bind_shares_the_epoch_cell():
     alone = validate(raw)
     assert {c.sched for c in experiment_cells(alone, "squad")} == {"st60x2"}
     assert effective_schedule(cfg, {"steps": 60, "epochs": 2}, "all", 16) == {"steps": 60, "epochs": 2}
+
+
+def test_the_demo_wider_study_asks_for_no_more_examples_than_its_generated_tasks_hold():
+    """Every experiment of config/demo.yaml, switched on or not, fits the generated training split
+    (minus the held-out share where a grid carves one)."""
+    from pathlib import Path
+
+    from peftdeck.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "config" / "demo.yaml")
+    demo = config["demo"]
+    for name, exp in config["experiments"].items():
+        for task in exp["tasks"]:
+            available = demo["qa_train"] if task == "squad" else demo["classification_train"]
+            available -= round((exp.get("holdout") or 0) * available)
+            for size in exp["train_sizes"]:
+                if isinstance(size, int):
+                    assert size <= available, (name, task, size, available)
