@@ -19,11 +19,15 @@ def length_grouped_order(lengths: list[int], batch_size: int, gen: torch.Generat
     return batches
 
 
+def padded_width(longest: int, multiple: int = 1) -> int:
+    """The width a batch is padded to: its longest example, rounded up to `multiple`."""
+    return -(-longest // multiple) * multiple
+
+
 def collate(features: dict[str, list], idx: list[int], keys: list[str], device: torch.device,
             multiple: int = 1) -> dict[str, torch.Tensor]:
     """Pad the selected examples to the longest one in the batch (rounded up to `multiple`)."""
-    width = max(len(features["input_ids"][i]) for i in idx)
-    width = -(-width // multiple) * multiple
+    width = padded_width(max(len(features["input_ids"][i]) for i in idx), multiple)
     batch: dict[str, torch.Tensor] = {}
     ids = torch.zeros((len(idx), width), dtype=torch.long)
     mask = torch.zeros((len(idx), width), dtype=torch.long)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batches import collate, label_keys, length_grouped_order, predict  # noqa: F401 (re-exported)
+from .batches import collate, label_keys, length_grouped_order, padded_width, predict  # noqa: F401 (re-exported)
 from .faults import simulated_oom
 from .inference import measure_inference
 from .measure import (TASK_WEIGHTS, measure_step_flops, parameter_bytes,  # noqa: F401 (re-exported)
@@ -321,6 +321,9 @@ def train_model(built: CellModel, spec: dict[str, Any], data: CellData, task, de
     multiple = COMPILE_WIDTH_MULTIPLE if compiled is not None else 1
     run.compiled = compiled is not None
 
+    def width(part: list[int]) -> int:  # a micro-batch's padded width, as `collate` pads it
+        return padded_width(max(lengths[i] for i in part), multiple)
+
     def forward_backward(idx: list[int], module=None) -> torch.Tensor:
         batch = collate(feats, idx, keys, device, multiple)
         with autocast:
@@ -366,14 +369,14 @@ def train_model(built: CellModel, spec: dict[str, Any], data: CellData, task, de
                 scaler.update()
                 if run.training_memory is None:
                     # The measured micro-batch: its padded shape sets the activations.
-                    run.training_memory = memory_meter.finish(accum, (len(parts[0]), max(lengths[i] for i in parts[0])))
+                    run.training_memory = memory_meter.finish(accum, (len(parts[0]), width(parts[0])))
                 optimizer.zero_grad(set_to_none=True)
                 if first_compiled:  # the step that compiled the graph: what compiling cost, roughly
                     run.compile_s = time.perf_counter() - t_step
                 scheduler.step()
                 losses.append(loss_sum / len(parts))
                 run.tokens += sum(lengths[i] for i in idx)
-                run.padded_tokens += sum(len(p) * -(-max(lengths[i] for i in p) // multiple) * multiple for p in parts)
+                run.padded_tokens += sum(len(p) * width(p) for p in parts)
                 run.examples += len(idx)
                 run.step += 1
     if device.type == "cuda":
