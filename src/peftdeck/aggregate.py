@@ -190,6 +190,8 @@ def _tuned_setup(config: dict[str, Any], name: str, root: str | Path = ".") -> d
                         "batch_sizes": [settings[t][m]["batch_size"] for t in exp["tasks"]]}
                        for m in exp["methods"]],
         "batch_sizes": sorted({settings[t][m]["batch_size"] for t in exp["tasks"] for m in exp["methods"]}),
+        "borrowed": [{"task": task_label(t), "from": task_label(src)}
+                     for t, src in (exp.get("choose_from") or {}).items() if t in exp["tasks"]],
     }
 
 

@@ -45,8 +45,10 @@ def choose(config: dict[str, Any], name: str, root: str | Path = ".") -> dict[st
     scores: dict[tuple[str, str, float, int], list[float]] = {}
     seeds: dict[tuple[str, str, float, int], int] = {}
     missing = []
+    # `choose_from: {task: other}` runs `task` at what the grid chose on `other` (a task the grid runs).
+    source = {task: (exp.get("choose_from") or {}).get(task, task) for task in exp["tasks"]}
     for cell in experiment_cells(config, grid, root):
-        if cell.task not in exp["tasks"] or cell.method not in exp["methods"]:
+        if cell.task not in source.values() or cell.method not in exp["methods"]:
             continue
         key = (cell.task, cell.method, cell.lr, cell.batch_size)
         seeds[key] = seeds.get(key, 0) + 1
@@ -65,7 +67,7 @@ def choose(config: dict[str, Any], name: str, root: str | Path = ".") -> dict[st
     for task in exp["tasks"]:
         settings[task] = {}
         for method in exp["methods"]:
-            keys = [k for k in seeds if k[0] == task and k[1] == method]
+            keys = [k for k in seeds if k[0] == source[task] and k[1] == method]
             points = [{"lr": k[2], "batch_size": k[3], "n_seeds": seeds[k], "n_scored": len(scores.get(k, [])),
                        "heldout": (sum(scores[k]) / len(scores[k])) if scores.get(k) else None} for k in keys]
             pick = choose_grid_point([p["heldout"] for p in points])
@@ -74,6 +76,8 @@ def choose(config: dict[str, Any], name: str, root: str | Path = ".") -> dict[st
                 continue
             settings[task][method] = {"lr": points[pick]["lr"], "batch_size": points[pick]["batch_size"],
                                       "heldout": points[pick]["heldout"], "points": points}
+            if source[task] != task:
+                settings[task][method]["chosen_on"] = source[task]
     if unscored:
         raise ChoiceError(
             f"grid experiment {grid!r} has no finite held-out score for {', '.join(unscored)}: every grid point "
@@ -101,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json_atomic(out, chosen)
     for task, per in chosen["settings"].items():
         for method, s in per.items():
-            print(f"{task} {method}: lr {s['lr']:g}, batch size {s['batch_size']} (held-out {s['heldout']:.2f})")
+            on = f" on {s['chosen_on']}" if s.get("chosen_on") else ""
+            print(f"{task} {method}: lr {s['lr']:g}, batch size {s['batch_size']} (held-out{on} {s['heldout']:.2f})")
     return 0
 
 

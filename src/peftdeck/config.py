@@ -355,8 +355,21 @@ def _check_tuned(config: dict[str, Any], name: str, exp: dict[str, Any], where: 
     if grid.get("tuned_on"):
         raise ConfigError(f"{where}.tuned_on: experiment {grid_name!r} is itself tuned on another; "
                           "a grid must run at the settings it sweeps")
+    borrow = exp.get("choose_from") or {}
+    for task, source in borrow.items():
+        if task not in exp["tasks"]:
+            raise ConfigError(f"{where}.choose_from: {task!r} is not among this experiment's tasks "
+                              f"({', '.join(exp['tasks'])}); remove it or add the task")
+        if source not in grid["tasks"]:
+            raise ConfigError(f"{where}.choose_from.{task}: {source!r} is not in the tasks of {grid_name!r}; "
+                              f"name a task its grid runs ({', '.join(grid['tasks'])})")
+        kinds = {t: _task_kind(config, t) for t in (task, source)}
+        if kinds[task] != kinds[source]:
+            raise ConfigError(f"{where}.choose_from.{task}: {task} is a {kinds[task]} task and {source} a "
+                              f"{kinds[source]} one; a setting can only be taken from a task of the same kind")
     for key in ("tasks", "methods"):
-        absent = [x for x in exp[key] if x not in grid[key]]
+        needed = [borrow.get(x, x) for x in exp[key]] if key == "tasks" else exp[key]
+        absent = [x for x in dict.fromkeys(needed) if x not in grid[key]]
         if absent:
             raise ConfigError(f"{where}.{key}: {', '.join(absent)} not in the {key} of {grid_name!r}, which "
                               f"chooses this experiment's settings; add them there or remove them here")
@@ -364,6 +377,11 @@ def _check_tuned(config: dict[str, Any], name: str, exp: dict[str, Any], where: 
         if exp.get(key) != default:
             raise ConfigError(f"{where}.{key}: a tuned experiment runs at the {key.replace('_', ' ')} its grid "
                               f"{grid_name!r} chose; remove `{key}` here (sweep it in {grid_name!r})")
+
+
+def _task_kind(config: dict[str, Any], task: str) -> str:
+    from .tasks import get_task
+    return get_task(task, (config.get("data") or {}).get(task)).kind
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

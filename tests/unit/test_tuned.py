@@ -154,3 +154,39 @@ def test_bf16_on_a_cpu_without_it_is_refused_with_the_fix(monkeypatch):
     assert pick_precision("bf16_native", cpu) == "bf16"
     with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
         pick_precision("fp16", cpu)
+
+
+def test_choose_from_runs_a_task_at_another_tasks_choice(tmp_path):
+    raw = raw_config(tasks=["sst2", "mrpc", "rte"], choose_from={"rte": "mrpc"})
+    config = validate(raw)
+    write_grid(config, tmp_path)
+    chosen = choose.choose(config, "glue", tmp_path)
+    s = chosen["settings"]
+    # RTE is not in the grid: it takes MRPC's choice, point for point, and says so.
+    assert s["rte"]["bitfit"]["lr"] == s["mrpc"]["bitfit"]["lr"] == 1e-2
+    assert s["rte"]["bitfit"]["heldout"] == pytest.approx(71.0)
+    assert s["rte"]["bitfit"]["chosen_on"] == "mrpc" and "chosen_on" not in s["mrpc"]["bitfit"]
+    write_json_atomic(tmp_path / paths.chosen_json("synthetic", "glue"), chosen)
+    cells = experiment_cells(config, "glue", tmp_path)
+    assert {(c.task, c.method, c.lr) for c in cells if c.task == "rte"} == {
+        ("rte", "full_ft", s["mrpc"]["full_ft"]["lr"]), ("rte", "bitfit", 1e-2)}
+    setup = aggregate._tuned_setup(config, "glue", tmp_path)
+    assert setup["borrowed"] == [{"task": "RTE", "from": "MRPC"}]
+
+
+@pytest.mark.parametrize("borrow, message", [
+    ({"cola": "mrpc"}, r"choose_from: 'cola' is not among this experiment's tasks"),
+    ({"rte": "qnli"}, r"choose_from\.rte: 'qnli' is not in the tasks of 'grid'"),
+    ({"stsb": "mrpc"}, r"choose_from\.stsb: stsb is a regression task and mrpc a classification one"),
+])
+def test_bad_choose_from_names_the_key_and_the_fix(borrow, message):
+    tasks = ["sst2", "mrpc"] + [t for t in borrow if t in ("rte", "stsb")]
+    raw = raw_config(tasks=tasks, choose_from=borrow)
+    raw["data"]["stsb"] = {"source": "hub"}
+    with pytest.raises(ConfigError, match=message):
+        validate(raw)
+
+
+def test_without_choose_from_a_task_outside_the_grid_is_still_refused():
+    with pytest.raises(ConfigError, match=r"glue\.tasks: rte not in the tasks of 'grid'"):
+        validate(raw_config(tasks=["sst2", "mrpc", "rte"]))
