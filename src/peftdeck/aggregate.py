@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import findings, health
 from . import methods as methods_registry
-from .cells import load_chosen, tuned_on
+from .cells import choice_sources, load_chosen, tuned_on
 from .config import SECTION_KINDS, enabled_experiments, experiment_cells, method_lrs, model_name, sections, slides_kind
 from .paths import Cell
 from .results import inference_columns, load_cell, memory_columns, write_json_atomic
@@ -191,7 +191,7 @@ def _tuned_setup(config: dict[str, Any], name: str, root: str | Path = ".") -> d
                        for m in exp["methods"]],
         "batch_sizes": sorted({settings[t][m]["batch_size"] for t in exp["tasks"] for m in exp["methods"]}),
         "borrowed": [{"task": task_label(t), "from": task_label(src)}
-                     for t, src in (exp.get("choose_from") or {}).items() if t in exp["tasks"]],
+                     for t, src in choice_sources(exp).items() if src != t],
     }
 
 

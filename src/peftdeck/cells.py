@@ -64,6 +64,12 @@ def tuned_on(exp: dict[str, Any]) -> str | None:
     return exp.get("tuned_on")
 
 
+def choice_sources(exp: dict[str, Any]) -> dict[str, str]:
+    """{task: the grid task whose choice it runs at}: itself, or what `choose_from` names."""
+    borrow = exp.get("choose_from") or {}
+    return {task: borrow.get(task, task) for task in exp["tasks"]}
+
+
 def tuned_experiments(config: dict[str, Any]) -> list[str]:
     """The enabled experiments whose settings come from a grid's held-out choice."""
     return [n for n, e in enabled_experiments(config).items() if tuned_on(e)]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .cells import experiment_cells, tuned_on
+from .cells import choice_sources, experiment_cells, tuned_on
 from .config import ConfigError, load_config
 from .findings.grid import choose_grid_point
 from .results import load_cell, write_json_atomic
@@ -45,8 +45,7 @@ def choose(config: dict[str, Any], name: str, root: str | Path = ".") -> dict[st
     scores: dict[tuple[str, str, float, int], list[float]] = {}
     seeds: dict[tuple[str, str, float, int], int] = {}
     missing = []
-    # `choose_from: {task: other}` runs `task` at what the grid chose on `other` (a task the grid runs).
-    source = {task: (exp.get("choose_from") or {}).get(task, task) for task in exp["tasks"]}
+    source = choice_sources(exp)  # `choose_from: {task: other}` runs `task` at the grid's choice on `other`
     for cell in experiment_cells(config, grid, root):
         if cell.task not in source.values() or cell.method not in exp["methods"]:
             continue

@@ -16,8 +16,8 @@ import yaml
 
 # Expansion into cells and resolution of one cell live in cells.py and resolve.py; their names are
 # re-exported here, so `from peftdeck.config import all_cells, resolve_cell` keeps working.
-from .cells import (SECTION_KINDS, all_cells, enabled_experiments, experiment_cells, method_lrs,  # noqa: F401
-                    sections, slides_kind, tuned_experiments, tuned_on)
+from .cells import (SECTION_KINDS, all_cells, choice_sources, enabled_experiments,  # noqa: F401
+                    experiment_cells, method_lrs, sections, slides_kind, tuned_experiments, tuned_on)
 from .methods import default_methods
 from .resolve import data_location, generic_definition, model_location, model_name, resolve_cell  # noqa: F401
 
@@ -368,7 +368,7 @@ def _check_tuned(config: dict[str, Any], name: str, exp: dict[str, Any], where: 
             raise ConfigError(f"{where}.choose_from.{task}: {task} is a {kinds[task]} task and {source} a "
                               f"{kinds[source]} one; a setting can only be taken from a task of the same kind")
     for key in ("tasks", "methods"):
-        needed = [borrow.get(x, x) for x in exp[key]] if key == "tasks" else exp[key]
+        needed = choice_sources(exp).values() if key == "tasks" else exp[key]
         absent = [x for x in dict.fromkeys(needed) if x not in grid[key]]
         if absent:
             raise ConfigError(f"{where}.{key}: {', '.join(absent)} not in the {key} of {grid_name!r}, which "
