@@ -78,11 +78,37 @@ def fetch_hub_id_arg(task):
 
 
 def cell_inputs(wildcards):
-    return {"model": model_input(), "data": data_input(wildcards.task)}
+    """A cell's model and data. Those no rule writes (a folder of your own, an installed package) are
+    `ancient`: a new timestamp alone (a reinstall, a copy) does not rerun finished cells; a change of
+    their contents does, through `cell_input_fingerprints`."""
+    model, data = model_input(), data_input(wildcards.task)
+    if CONFIG["model"]["source"] in pdconfig.STATIC_MODEL_SOURCES:
+        model = ancient(model)
+    if CONFIG["data"][wildcards.task]["source"] in pdconfig.STATIC_DATA_SOURCES:
+        data = ancient(data)
+    return {"model": model, "data": data}
+
+
+def _cell_resolved(wildcards):
+    return pdconfig.resolve_cell(CONFIG, P.cell_from_wildcards(wildcards))
 
 
 def cell_spec(wildcards):
-    return json.dumps(pdconfig.resolve_cell(CONFIG, P.cell_from_wildcards(wildcards)), sort_keys=True)
+    return json.dumps(_cell_resolved(wildcards), sort_keys=True)
+
+
+class _NoStaticInputs:
+    """The parameter's value for a cell without static inputs. Snakemake records only parameters it can
+    represent (plain values), so this one is left out of the record and the cells of such studies (demo
+    data and model, Hub downloads) see no parameter change from it."""
+
+    def __str__(self):
+        return ""
+
+
+def cell_input_fingerprints(wildcards):
+    """The contents of the cell's static inputs (see `cell_inputs`): a parameter, so that a change reruns it."""
+    return pdconfig.static_input_fingerprints(_cell_resolved(wildcards)) or _NoStaticInputs()
 
 
 def study_cells(wildcards=None):

@@ -12,6 +12,7 @@ rule train_cell:
         "results/{study}/benchmarks/runs/{task}/{method}/n{size}/{sched}-lr{lr}-bs{bs}/seed{seed}.tsv"
     params:
         spec=cell_spec,
+        inputs=cell_input_fingerprints,
     threads: max(1, CONFIG["training"]["threads"])
     resources:
         # Each retry (--retries / the profiles) halves the micro-batch and doubles accumulation.

@@ -19,7 +19,8 @@ import yaml
 from .cells import (SECTION_KINDS, all_cells, choice_sources, enabled_experiments,  # noqa: F401
                     experiment_cells, method_lrs, sections, slides_kind, tuned_experiments, tuned_on)
 from .methods import default_methods
-from .resolve import data_location, generic_definition, model_location, model_name, resolve_cell  # noqa: F401
+from .resolve import (STATIC_DATA_SOURCES, STATIC_MODEL_SOURCES, data_location, generic_definition,  # noqa: F401
+                      model_location, model_name, resolve_cell, static_input_fingerprints)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 

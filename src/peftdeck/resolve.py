@@ -92,3 +92,45 @@ def resolve_cell(config: dict[str, Any], cell: Cell) -> dict[str, Any]:
                  **({"task": generic_definition(src)} if is_generic_task(config, cell.task) else {})},
         "training": dict(config["training"]),
     }
+
+
+# Inputs that no rule of the workflow writes (a model folder of your own or inside an installed
+# package, data files of your own) are read where they are. Their timestamps say nothing about their
+# contents: a reinstalled package, a copied or remounted data folder gets new ones. The train rule
+# reads them as `ancient` and passes their content fingerprints as a parameter instead, so a finished
+# cell reruns when what it read has changed, and only then.
+STATIC_MODEL_SOURCES = ("local", "package")
+STATIC_DATA_SOURCES = ("local",)
+
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def _cached(key: tuple, compute) -> str:
+    if key not in _FINGERPRINTS:
+        try:
+            _FINGERPRINTS[key] = compute()
+        except (OSError, ValueError):  # not there (yet): the cell's own checks say so when it runs
+            _FINGERPRINTS[key] = "missing"
+    return _FINGERPRINTS[key]
+
+
+def static_input_fingerprints(spec: dict[str, Any]) -> str:
+    """The content fingerprints of a resolved cell's static inputs, as `model=...;data=...` (each part
+    only where that input is static), the values the cell records under `model.fingerprint` and
+    `data.fingerprint`. Computed once per input and process."""
+    import json
+
+    from .fingerprint import fingerprint, fingerprint_files
+    from .tasks import get_task
+
+    parts = []
+    model = spec["model"]
+    if model["source"] in STATIC_MODEL_SOURCES:
+        parts.append("model=" + _cached(("model", model["location"]), lambda: fingerprint(model["location"])))
+    data = spec["data"]
+    if data["source"] in STATIC_DATA_SOURCES:
+        task = get_task(spec["cell"]["task"], data)
+        key = ("data", spec["cell"]["task"], data["location"], json.dumps(data.get("files"), sort_keys=True))
+        parts.append("data=" + _cached(key, lambda: fingerprint_files(
+            task.data_paths(data["source"], data["location"], data.get("files")))))
+    return ";".join(parts)
