@@ -174,9 +174,11 @@ def fmt_list(items: Sequence[Any], last: str = "and") -> str:
 
 
 def fmt_schedule(s: dict[str, Any]) -> str:
+    one = float(s["epochs"]) == 1
     if s.get("steps"):
-        return f"max({fmt_int(s['steps'])} steps, {fmt_g(s['epochs'])} epochs' worth of steps)"
-    return f"{fmt_g(s['epochs'])} epochs"
+        worth = "epoch's" if one else "epochs'"
+        return f"max({fmt_int(s['steps'])} steps, {fmt_g(s['epochs'])} {worth} worth of steps)"
+    return f"{fmt_g(s['epochs'])} {'epoch' if one else 'epochs'}"
 
 
 def fmt_ci(comp: Any, digits: int = 2) -> str:

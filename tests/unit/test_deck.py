@@ -155,6 +155,8 @@ def test_other_filters():
     assert deck.fmt_ratio(0.5) == "0.50×" and deck.fmt_g(2e-05) == "2e-05"
     assert deck.fmt_ratio(0.0037) == "0.0037×" and deck.fmt_ratio(0.00004) == "0.00004×"  # never a bare 0.00×
     assert deck.fmt_schedule({"steps": 2000, "epochs": 2}).startswith("max(2,000 steps")
+    assert deck.fmt_schedule({"steps": 120, "epochs": 1}) == "max(120 steps, 1 epoch's worth of steps)"
+    assert deck.fmt_schedule({"epochs": 1}) == "1 epoch" and deck.fmt_schedule({"epochs": 0.5}) == "0.5 epochs"
 
 
 def test_build_cli(tmp_path):

@@ -122,6 +122,24 @@ def test_reference_is_not_called_best_where_nothing_else_learned():
     assert not obs(s, "reference_best_everywhere")[0]["supported"]
 
 
+def test_differences_to_the_reference_only_where_both_learned():
+    # Three seeds on 100 examples against a 50% majority rate. SST-2: both learned (80-82 vs 75-77),
+    # so LoRA's difference gets its interval and is a loss. RTE: every run sits at 50-52, which the
+    # one-sided test cannot tell from the majority class: no difference is reported, although the
+    # seeds alone would call LoRA's +1 "clearly ahead".
+    spec = []
+    for seed, (ff, lo) in enumerate([(80.0, 75.0), (81.0, 76.0), (82.0, 77.0)], start=1):
+        spec += [("sst2", "full_ft", "full_ft", ff, {"seed": seed}), ("sst2", "lora", "lora", lo, {"seed": seed})]
+    for seed, (ff, lo) in enumerate([(50.0, 51.0), (50.0, 51.0), (51.0, 52.0)], start=1):
+        spec += [("rte", "full_ft", "full_ft", ff, {"seed": seed}), ("rte", "lora", "lora", lo, {"seed": seed})]
+    s = F.methods_summary(rows(spec))
+    lora = next(m for m in s["methods"] if m["method"] == "lora")
+    sst2 = lora["vs_reference"]["sst2"]
+    assert sst2["delta"] == pytest.approx(-5.0) and sst2["outcome"] == "loses" and sst2["decided_by"] == "ci"
+    assert lora["vs_reference"]["rte"] is None
+    assert lora["not_learned_tasks"] == ["rte"]
+
+
 def test_tasks_at_the_baseline_carry_no_claims():
     # RTE: 51 and 50 correct of 100 against a 50% majority rate: indistinguishable from guessing.
     df = rows([("sst2", "full_ft", "full_ft", 80.0), ("sst2", "bitfit", "bitfit", 76.0),

@@ -42,6 +42,6 @@ def test_a_tuned_study_chooses_on_held_out_data_then_runs_the_chosen_cells(tmp_p
     assert len(all_cells(cfg, repo)) == 16 + 12
     deck = (repo / "slides/tiny-tuned/deck.md").read_text()
     assert "on the held-out 20% of train by the grid `grid`, never on dev" in deck
-    assert "RTE runs at MRPC's choice (not tuned on its own held-out split)" in deck
+    assert "RTE runs at MRPC's choice (not tuned on its own held-out split)\n- **Runs:**" in deck
     again = snakemake("-n", "deck", "--configfile", TUNED, cwd=repo)
     assert "Nothing to be done" in again.stdout + again.stderr

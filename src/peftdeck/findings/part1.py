@@ -179,8 +179,10 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
             "collapsed_tasks": collapsed, "not_learned_tasks": not_learned, "diverged_tasks": diverged,
             "missing_tasks": missing, "partial_tasks": partial,
             "matches_or_beats_reference_on": beats,
-            # Per task: the difference to the reference with its bootstrap interval (when seeds allow).
+            # Per task: the difference to the reference with its bootstrap interval (when seeds allow),
+            # only where both learned: a difference between runs at the majority baseline is noise.
             "vs_reference": {t: compare_entries(table[t].get(reference), table[t].get(m))
+                             if _learned(table[t].get(reference)) and _learned(table[t].get(m)) else None
                              for t in tasks} if reference and m != reference else {},
         })
 
