@@ -7,6 +7,7 @@ imported when a function runs, so that this module and `peftdeck.config` import 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +119,6 @@ def static_input_fingerprints(spec: dict[str, Any]) -> str:
     """The content fingerprints of a resolved cell's static inputs, as `model=...;data=...` (each part
     only where that input is static), the values the cell records under `model.fingerprint` and
     `data.fingerprint`. Computed once per input and process."""
-    import json
-
     from .fingerprint import fingerprint, fingerprint_files
     from .tasks import get_task
 
