@@ -207,6 +207,8 @@ def _experiment_setup(config: dict[str, Any], name: str, n_done: int, n_missing:
                             "lrs": method_lrs(config, exp, m)}
                            for m in exp["methods"]],
         "train_sizes": list(exp["train_sizes"]), "schedules": list(exp["schedules"]),
+        "task_schedules": [{"task": task_label(t), "schedules": list(v)}
+                           for t, v in (exp.get("task_schedules") or {}).items()],
         "batch_sizes": list(exp["batch_sizes"]), "seeds": list(exp["seeds"]),
         "grid_learning_rates": sorted({lr for m in exp["methods"] for lr in method_lrs(config, exp, m)})
         if exp.get("learning_rates") else None,

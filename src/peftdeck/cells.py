@@ -102,9 +102,15 @@ def effective_schedule(config: dict[str, Any], schedule: dict[str, Any], train_s
     return plain if paths.sched_tag(plain) in _schedule_tags(config) else schedule
 
 
+def task_schedules(exp: dict[str, Any], task: str) -> list[dict[str, Any]]:
+    """The schedules an experiment trains `task` under: its `task_schedules` entry, else `schedules`."""
+    return list((exp.get("task_schedules") or {}).get(task) or exp["schedules"])
+
+
 def _schedule_tags(config: dict[str, Any]) -> set[str]:
     """The schedules the enabled experiments run, as cell-address tags."""
-    return {paths.sched_tag(s) for e in enabled_experiments(config).values() for s in e["schedules"]}
+    return {paths.sched_tag(s) for e in enabled_experiments(config).values() for t in e["tasks"]
+            for s in task_schedules(e, t)}
 
 
 def experiment_cells(config: dict[str, Any], name: str, root: str | Path = ".") -> list[Cell]:
@@ -120,16 +126,19 @@ def experiment_cells(config: dict[str, Any], name: str, root: str | Path = ".") 
         chosen = load_chosen(config, name, root)
         if chosen is None:
             return []
-        for task, method, size, sched, seed in itertools.product(
-            exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["seeds"]
+        for task, method, size, sched, seed in (
+            (t, *rest) for t in exp["tasks"]
+            for rest in itertools.product(exp["methods"], exp["train_sizes"], task_schedules(exp, t), exp["seeds"])
         ):
             pick = chosen["settings"][task][method]
             sched = effective_schedule(config, sched, size, int(pick["batch_size"]))
             out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(pick["lr"]),
                             int(pick["batch_size"]), int(seed), exp.get("holdout")))
         return out
-    for task, method, size, sched, bs, seed in itertools.product(
-        exp["tasks"], exp["methods"], exp["train_sizes"], exp["schedules"], exp["batch_sizes"], exp["seeds"]
+    for task, method, size, sched, bs, seed in (
+        (t, *rest) for t in exp["tasks"]
+        for rest in itertools.product(exp["methods"], exp["train_sizes"], task_schedules(exp, t),
+                                      exp["batch_sizes"], exp["seeds"])
     ):
         sched = effective_schedule(config, sched, size, int(bs))
         for lr in method_lrs(config, exp, method):

@@ -17,7 +17,8 @@ import yaml
 # Expansion into cells and resolution of one cell live in cells.py and resolve.py; their names are
 # re-exported here, so `from peftdeck.config import all_cells, resolve_cell` keeps working.
 from .cells import (SECTION_KINDS, all_cells, choice_sources, enabled_experiments,  # noqa: F401
-                    experiment_cells, method_lrs, sections, slides_kind, tuned_experiments, tuned_on)
+                    experiment_cells, method_lrs, sections, slides_kind, task_schedules, tuned_experiments,
+                    tuned_on)
 from .methods import default_methods
 from .resolve import (STATIC_DATA_SOURCES, STATIC_MODEL_SOURCES, data_location, generic_definition,  # noqa: F401
                       model_location, model_name, resolve_cell, static_input_fingerprints)
@@ -304,6 +305,10 @@ def _check_sections(config: dict[str, Any], source: str) -> None:
             stray = sorted(set(lrs) - set(exp["methods"]))
             raise ConfigError(f"{where}.learning_rates: {', '.join(stray)} not among this experiment's methods "
                               f"({', '.join(exp['methods'])}); add it to `methods` or remove its rate")
+        stray = [t for t in exp.get("task_schedules") or {} if t not in exp["tasks"]]
+        if stray:
+            raise ConfigError(f"{where}.task_schedules: {', '.join(stray)} not among this experiment's tasks "
+                              f"({', '.join(exp['tasks'])}); add the task or remove its schedules")
         if exp.get("tuned_on"):
             _check_tuned(config, name, exp, where)
         if kind == "grid":
@@ -311,7 +316,7 @@ def _check_sections(config: dict[str, Any], source: str) -> None:
                 raise ConfigError(
                     f"{where}: slides grid needs `holdout: <fraction>` (e.g. 0.1): the grid point is chosen "
                     "on a held-out part of train, and the dev split scores only the chosen point")
-            if len(exp["train_sizes"]) > 1 or len(exp["schedules"]) > 1:
+            if len(exp["train_sizes"]) > 1 or any(len(task_schedules(exp, t)) > 1 for t in exp["tasks"]):
                 raise ConfigError(
                     f"{where}: slides grid sweeps learning_rates x batch_sizes only; give one train size and "
                     f"one schedule (got {len(exp['train_sizes'])} and {len(exp['schedules'])})")
