@@ -243,3 +243,14 @@ def test_small_data_sentences_follow_outcomes_that_go_up_and_down(tmp_path):
     assert "matches or beats Full FT on F1 up to 100 examples and falls behind at 300, level again at 1,000" in md
     assert ("but falls behind at 300 (-4.00); it is level again or ahead at 1,000 "
             "and at the largest size, 2,000 (the full set) (-0.50).") in md
+
+
+def test_a_task_with_its_own_schedule_is_named_on_the_setup_slide(tmp_path):
+    from synthetic_cells import SMALL_CONFIG
+
+    exps = {k: dict(v) for k, v in SMALL_CONFIG["experiments"].items()}
+    exps["glue"]["task_schedules"] = {"rte": [{"steps": 50, "epochs": 0.01}]}
+    md = render(summary_for(tmp_path, experiments=exps))
+    setup = next(s for s in slides(md) if "# Part I — setup" in s)
+    line = next(x for x in setup.splitlines() if x.startswith("- **Schedule:**"))
+    assert line.startswith("- **Schedule:** 3 epochs; RTE: max(50 steps, 0.01 epochs' worth of steps) · ")

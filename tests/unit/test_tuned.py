@@ -190,3 +190,24 @@ def test_bad_choose_from_names_the_key_and_the_fix(borrow, message):
 def test_without_choose_from_a_task_outside_the_grid_is_still_refused():
     with pytest.raises(ConfigError, match=r"glue\.tasks: rte not in the tasks of 'grid'"):
         validate(raw_config(tasks=["sst2", "mrpc", "rte"]))
+
+
+def test_task_schedules_give_one_task_its_own_budget_for_every_method(tmp_path):
+    rte_budget = {"steps": 50, "epochs": 0.01}
+    raw = raw_config(tasks=["sst2", "mrpc", "rte"], choose_from={"rte": "mrpc"}, task_schedules={"rte": [rte_budget]})
+    config = validate(raw)
+    write_grid(config, tmp_path)
+    write_json_atomic(tmp_path / paths.chosen_json("synthetic", "glue"), choose.choose(config, "glue", tmp_path))
+    cells = experiment_cells(config, "glue", tmp_path)
+    scheds = {task: {c.sched for c in cells if c.task == task} for task in ("sst2", "mrpc", "rte")}
+    assert scheds["rte"] == {paths.sched_tag(rte_budget)}
+    assert scheds["sst2"] == scheds["mrpc"] == {paths.sched_tag(config["experiments"]["glue"]["schedules"][0])}
+    assert len(cells) == 3 * 2 * 3  # one schedule per task: RTE's replaces the default, it is not added
+    setup = aggregate._experiment_setup(config, "glue", len(cells), 0, tmp_path)
+    assert setup["task_schedules"] == [{"task": "RTE", "schedules": [rte_budget]}]
+
+
+def test_task_schedules_for_a_task_outside_the_experiment_are_refused():
+    with pytest.raises(ConfigError, match=r"glue\.task_schedules: rte not among this experiment's tasks "
+                                          r"\(sst2, mrpc\); add the task or remove its schedules"):
+        validate(raw_config(task_schedules={"rte": [{"epochs": 1}]}))
