@@ -185,6 +185,31 @@ def test_plots_make_all(tmp_path):
         assert img.shape[1] >= 1500 and img.std() > 0.05, p  # slide-sized, not blank
 
 
+def test_figures_are_saved_with_a_palette_that_keeps_their_colours(tmp_path):
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from peftdeck.plots._style import save
+
+    colours = ["#1f3a68", "#d95f02", "#e6ab02", "#1b9e77"]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for i, c in enumerate(colours):
+        ax.add_patch(plt.Rectangle((i, 0), 0.9, 1, color=c))
+        ax.plot(np.linspace(i, i + 1, 200), np.sin(np.linspace(0, 20, 200)) + 2, color=c, lw=2)
+    ax.set_xlim(0, 4), ax.set_ylim(0, 3.5)
+    fig.canvas.draw()
+    drawn = np.array(fig.canvas.buffer_rgba())[..., :3]
+    path = save(fig, tmp_path, "chart")
+    with Image.open(path) as im:
+        assert im.mode == "P" and len(im.getcolors(256)) <= 256
+        pixels = np.asarray(im.convert("RGB")).reshape(-1, 3).astype(int)
+    for c in colours:
+        rgb = np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)])
+        assert np.abs(drawn.reshape(-1, 3).astype(int) - rgb).max(axis=1).min() == 0  # the colour was drawn
+        assert np.abs(pixels - rgb).max(axis=1).min() <= 2, c  # and survives the palette
+
+
 def test_runs_judged_against_the_baseline_and_diverged_runs_get_the_fix(tmp_path):
     """Through aggregation: a run at the baseline is marked and left out of the averages, a run whose
     loss blew up is called diverged with the fix, and the table gives the share of Full FT's gain."""
