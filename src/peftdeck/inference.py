@@ -3,10 +3,10 @@
 Measured on the evaluation split after evaluation, in eval mode under ``torch.inference_mode``, on
 the cell's device and with its evaluation precision (autocast). Inputs are padded and placed on the
 device before the clock starts, so the figures are the model's forward passes only (no tokenization,
-no collation). Throughput: the first `THROUGHPUT_EXAMPLES` evaluation features, ordered by length
+no collation). Throughput: the first `examples` (default `THROUGHPUT_EXAMPLES`) evaluation features, ordered by length
 and cut into batches of the evaluation batch size, after a warm-up pass on a few of them; a pass
 that takes under `MIN_SECONDS` is repeated (up to `MAX_PASSES` passes), so that tiny models are not
-timed on a few milliseconds. Latency: the median of `LATENCY_EXAMPLES` single-example forward
+timed on a few milliseconds. Latency: the median of `latency_examples` (`LATENCY_EXAMPLES`) single-example forward
 passes (the first evaluation features), after `WARMUP` of them. Methods that add inputs (prompt and
 prefix tuning) pay for them here as they would in serving.
 
@@ -25,16 +25,21 @@ import torch
 
 from .batches import collate, sorted_batches
 
+# Defaults; a study sets its own with training.inference_examples / inference_latency_examples.
 THROUGHPUT_EXAMPLES = 128  # a demo cell on one CPU thread: about a second a pass
 LATENCY_EXAMPLES = 32
 WARMUP = 3
 WARMUP_ROWS = 8
 MIN_SECONDS, MAX_PASSES = 0.2, 5  # the throughput pass is repeated while it is this quick
-METHOD = (f"forward passes only, inputs already on the device; throughput over at most "
-          f"{THROUGHPUT_EXAMPLES} evaluation features in length-sorted batches after a warm-up pass on "
-          f"{WARMUP_ROWS} of them (passes repeated up to {MAX_PASSES} times while under {MIN_SECONDS} s in "
-          f"all); latency: median of at most {LATENCY_EXAMPLES} single-feature passes after {WARMUP} warm-up "
-          "passes")
+
+
+def method_text(examples: int = THROUGHPUT_EXAMPLES, latency_examples: int = LATENCY_EXAMPLES) -> str:
+    """How the figures were measured, in words (recorded with them as `method`)."""
+    return (f"forward passes only, inputs already on the device; throughput over at most {examples} "
+            f"evaluation features in length-sorted batches after a warm-up pass on {WARMUP_ROWS} of them "
+            f"(passes repeated up to {MAX_PASSES} times while under {MIN_SECONDS} s in all); latency: median "
+            f"of at most {latency_examples} single-feature passes after {WARMUP} warm-up passes")
+
 
 
 def mergeable(model: torch.nn.Module) -> bool:
@@ -100,7 +105,8 @@ def _max_abs_diff(a: list[list[torch.Tensor]], b: list[list[torch.Tensor]]) -> f
 
 
 def measure_inference(model: torch.nn.Module, features: dict[str, list], batch_size: int, device: torch.device,
-                      autocast, merge: bool = True) -> dict[str, Any] | None:
+                      autocast, merge: bool = True, examples: int = THROUGHPUT_EXAMPLES,
+                      latency_examples: int = LATENCY_EXAMPLES) -> dict[str, Any] | None:
     """The serving figures for `compute.inference` (None without evaluation features).
 
     With `merge` and a LoRA-type model the model is merged in place after the unmerged measurement:
@@ -110,8 +116,8 @@ def measure_inference(model: torch.nn.Module, features: dict[str, list], batch_s
     if not n:
         return None
     t0 = time.perf_counter()
-    batches = [collate(features, idx, [], device) for idx in sorted_batches(features, batch_size, THROUGHPUT_EXAMPLES)]
-    singles = [collate(features, [i], [], device) for i in range(min(LATENCY_EXAMPLES, n))]
+    batches = [collate(features, idx, [], device) for idx in sorted_batches(features, batch_size, examples)]
+    singles = [collate(features, [i], [], device) for i in range(min(latency_examples, n))]
     throughput, latency, logits = _measure(model, batches, singles, device, autocast)
     merged = None
     if merge and mergeable(model):
@@ -122,4 +128,4 @@ def measure_inference(model: torch.nn.Module, features: dict[str, list], batch_s
     return {"batch_size": int(batch_size), "n_examples": sum(int(b["input_ids"].shape[0]) for b in batches),
             "throughput_examples_per_s": throughput, "latency_ms_batch1": latency,
             "latency_examples": len(singles), "merged": merged, "seconds": time.perf_counter() - t0,
-            "method": METHOD}
+            "method": method_text(examples, latency_examples)}

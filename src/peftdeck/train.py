@@ -25,7 +25,7 @@ import torch
 
 from .batches import collate, label_keys, length_grouped_order, padded_width, predict  # noqa: F401 (re-exported)
 from .faults import simulated_oom
-from .inference import measure_inference
+from .inference import LATENCY_EXAMPLES, THROUGHPUT_EXAMPLES, measure_inference
 from .measure import (TASK_WEIGHTS, measure_step_flops, parameter_bytes,  # noqa: F401 (re-exported)
                       process_age_s, task_storage, versions)
 from .memory import TrainingMemoryMeter, process_peaks
@@ -435,7 +435,10 @@ def run_cell(spec: dict[str, Any], out_path: str, attempt: int = 1, log=print) -
         "storage": task_storage(model, out_path, built.base_bytes, keep=bool(training.get("save_weights"))),
     }
     # Serving cost last: a LoRA-type model is merged into its weights for the second measurement.
-    inference = (measure_inference(model, data.eval_feats, int(training["eval_batch_size"]), device, autocast)
+    inference = (measure_inference(model, data.eval_feats, int(training["eval_batch_size"]), device, autocast,
+                                   examples=int(training.get("inference_examples", THROUGHPUT_EXAMPLES)),
+                                   latency_examples=int(training.get("inference_latency_examples",
+                                                                     LATENCY_EXAMPLES)))
                  if training.get("measure_inference", True) else None)
     result = cell_result(spec, task, data, built, run, evaluation, device, precision, attempt, peaks, facts,
                          inference, started=wall0)

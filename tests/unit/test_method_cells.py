@@ -135,6 +135,15 @@ def test_save_weights_keeps_the_task_tensors_beside_the_result(tmp_path, model_d
     assert sorted(p.name for p in out.parent.iterdir()) == ["metrics.json"]
 
 
+def test_the_serving_measurement_takes_the_studys_sizes(tmp_path, model_dir, data):
+    default, _ = run(tmp_path, model_dir["bert"], data, "bitfit")
+    small, _ = run(tmp_path, model_dir["bert"], data, "bitfit", inference_examples=8, inference_latency_examples=3)
+    inf, inf_small = default["compute"]["inference"], small["compute"]["inference"]
+    assert inf_small["n_examples"] == 8 and inf_small["latency_examples"] == 3
+    assert inf["n_examples"] > 8 and inf["latency_examples"] > 3
+    assert "at most 8 evaluation features" in inf_small["method"] and "at most 3 single-feature" in inf_small["method"]
+
+
 def test_segment_ids_reach_only_models_that_embed_them(model_dir):
     expected = {"bert": True, "roberta": False, "deberta-v2": False, "distilbert": False, "modernbert": False}
     for model_type, folder in model_dir.items():
