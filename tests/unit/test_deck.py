@@ -270,6 +270,21 @@ def test_small_data_sentences_follow_outcomes_that_go_up_and_down(tmp_path):
             "and at the largest size, 2,000 (the full set) (-0.50).") in md
 
 
+def test_a_task_learned_in_some_runs_says_how_many(tmp_path):
+    summary = summary_for(tmp_path)
+    summary["glue"]["observations"].insert(0, {
+        "id": "tasks_near_baseline", "supported": True,
+        "data": {"alpha": 0.05, "some_runs_learned": True,
+                 "tasks": [{"task": "rte", "best": 58.5, "best_label": "LoRA", "baseline": 52.7,
+                            "runs_learned": 4, "runs": 15}]}})
+    md = render(summary)
+    observations = next(s for s in slides(md) if s.lstrip().startswith("# Part I — observations"))
+    first = observations.split("1. ", 1)[1]
+    assert first.startswith("No method learned RTE in every run (best 58.50, LoRA, vs 52.70 for the majority "
+                            "class; 4 of 15 runs distinguishable from it): by the one-sided test at 5%, no "
+                            "method there is distinguishable from the majority-class baseline in all of its runs")
+
+
 def test_a_task_with_its_own_schedule_is_named_on_the_setup_slide(tmp_path):
     from synthetic_cells import SMALL_CONFIG
 

@@ -140,6 +140,19 @@ def test_differences_to_the_reference_only_where_both_learned():
     assert lora["not_learned_tasks"] == ["rte"]
 
 
+def test_a_task_learned_in_some_runs_only_counts_them():
+    # RTE on 100 examples against a 50% majority: Full FT's seeds at 60 (P(X >= 60) = 0.028, learned)
+    # and 55 (not), BitFit's at 52 and 51 (not): no method learned it in every run, 1 run of 4 did.
+    spec = [("rte", "full_ft", "full_ft", 60.0, {"seed": 1}), ("rte", "full_ft", "full_ft", 55.0, {"seed": 2}),
+            ("rte", "bitfit", "bitfit", 52.0, {"seed": 1}), ("rte", "bitfit", "bitfit", 51.0, {"seed": 2}),
+            ("sst2", "full_ft", "full_ft", 80.0, {"seed": 1}), ("sst2", "full_ft", "full_ft", 81.0, {"seed": 2}),
+            ("sst2", "bitfit", "bitfit", 76.0, {"seed": 1}), ("sst2", "bitfit", "bitfit", 77.0, {"seed": 2})]
+    near = obs(F.methods_summary(rows(spec)), "tasks_near_baseline")[0]
+    assert near["supported"] and near["data"]["some_runs_learned"]
+    (rte,) = near["data"]["tasks"]
+    assert (rte["task"], rte["runs_learned"], rte["runs"]) == ("rte", 1, 4)
+
+
 def test_tasks_at_the_baseline_carry_no_claims():
     # RTE: 51 and 50 correct of 100 against a 50% majority rate: indistinguishable from guessing.
     df = rows([("sst2", "full_ft", "full_ft", 80.0), ("sst2", "bitfit", "bitfit", 76.0),
