@@ -113,6 +113,13 @@ def _schedule_tags(config: dict[str, Any]) -> set[str]:
             for s in task_schedules(e, t)}
 
 
+def _task_product(exp: dict[str, Any], *more: list) -> Any:
+    """(task, method, train size, schedule, *more) over an experiment, each task under its own schedules."""
+    for task in exp["tasks"]:
+        for rest in itertools.product(exp["methods"], exp["train_sizes"], task_schedules(exp, task), *more):
+            yield (task, *rest)
+
+
 def experiment_cells(config: dict[str, Any], name: str, root: str | Path = ".") -> list[Cell]:
     """The cells of one experiment, in a stable order.
 
@@ -126,20 +133,13 @@ def experiment_cells(config: dict[str, Any], name: str, root: str | Path = ".") 
         chosen = load_chosen(config, name, root)
         if chosen is None:
             return []
-        for task, method, size, sched, seed in (
-            (t, *rest) for t in exp["tasks"]
-            for rest in itertools.product(exp["methods"], exp["train_sizes"], task_schedules(exp, t), exp["seeds"])
-        ):
+        for task, method, size, sched, seed in _task_product(exp, exp["seeds"]):
             pick = chosen["settings"][task][method]
             sched = effective_schedule(config, sched, size, int(pick["batch_size"]))
             out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(pick["lr"]),
                             int(pick["batch_size"]), int(seed), exp.get("holdout")))
         return out
-    for task, method, size, sched, bs, seed in (
-        (t, *rest) for t in exp["tasks"]
-        for rest in itertools.product(exp["methods"], exp["train_sizes"], task_schedules(exp, t),
-                                      exp["batch_sizes"], exp["seeds"])
-    ):
+    for task, method, size, sched, bs, seed in _task_product(exp, exp["batch_sizes"], exp["seeds"]):
         sched = effective_schedule(config, sched, size, int(bs))
         for lr in method_lrs(config, exp, method):
             out.append(Cell(config["study"], task, method, size, paths.sched_tag(sched), float(lr), int(bs),

@@ -316,10 +316,11 @@ def _check_sections(config: dict[str, Any], source: str) -> None:
                 raise ConfigError(
                     f"{where}: slides grid needs `holdout: <fraction>` (e.g. 0.1): the grid point is chosen "
                     "on a held-out part of train, and the dev split scores only the chosen point")
-            if len(exp["train_sizes"]) > 1 or any(len(task_schedules(exp, t)) > 1 for t in exp["tasks"]):
+            n_scheds = max(len(task_schedules(exp, t)) for t in exp["tasks"])
+            if len(exp["train_sizes"]) > 1 or n_scheds > 1:
                 raise ConfigError(
                     f"{where}: slides grid sweeps learning_rates x batch_sizes only; give one train size and "
-                    f"one schedule (got {len(exp['train_sizes'])} and {len(exp['schedules'])})")
+                    f"one schedule (got {len(exp['train_sizes'])} and {n_scheds})")
         if kind == "fractions":
             bad = [s for s in exp["train_sizes"] if not (s == "all" or (isinstance(s, str) and s.endswith("%")))]
             if bad:

@@ -41,7 +41,6 @@ def method_text(examples: int = THROUGHPUT_EXAMPLES, latency_examples: int = LAT
             f"of at most {latency_examples} single-feature passes after {WARMUP} warm-up passes")
 
 
-
 def mergeable(model: torch.nn.Module) -> bool:
     """Whether the model is a peft model whose every adapter is LoRA-type (LoRA, DoRA): mergeable into the weights."""
     configs = getattr(model, "peft_config", None)

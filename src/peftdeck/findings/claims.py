@@ -48,8 +48,8 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
     near_baseline = [t for t in tasks if not learned(t) and top_any(t)[0] is not None]
     near = []
     for t in near_baseline:
-        passed, runs = run_counts(t)
-        near.append({"task": t, "best": top_any(t)[0], "best_label": top_any(t)[1], "baseline": baseline(t),
+        (best, best_label), (passed, runs) = top_any(t), run_counts(t)
+        near.append({"task": t, "best": best, "best_label": best_label, "baseline": baseline(t),
                      "runs_learned": passed, "runs": runs})
     out.append({"id": "tasks_near_baseline", "supported": bool(near_baseline),
                 "data": {"alpha": s.get("alpha", health.ALPHA), "tasks": near,
