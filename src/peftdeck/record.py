@@ -117,7 +117,7 @@ def cell_result(spec: dict[str, Any], task, data: CellData, built: CellModel, ru
         base = task.baseline(data.train_rows, data.eval_rows)
         if base is not None:
             result["baseline"] = base
-        summary = task.prediction_summary(evaluation.outputs)
+        summary = task.prediction_summary(evaluation.outputs, data.eval_rows)
         if summary is not None:
             result["predictions"] = summary
     return result

@@ -423,3 +423,14 @@ def test_prediction_summary():
     assert task.prediction_summary(nearly)["collapsed"] is True  # 99.5% one class
     assert get_task("stsb").prediction_summary(np.zeros(4)) is None
     assert get_task("squad").prediction_summary((np.zeros((1, 4)), np.zeros((1, 4)))) is None
+
+
+def test_prediction_summary_records_which_rows_were_right():
+    task = get_task("rte")
+    # Predictions 1, 1, 0, 0 against labels 1, 0, 0, 1: right on the first and third row only.
+    logits = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    rows = [{"label": 1}, {"label": 0}, {"label": 0}, {"label": 1}]
+    assert task.prediction_summary(logits, rows)["correct"] == "1010"
+    assert "correct" not in task.prediction_summary(logits)
+    with pytest.raises(ValueError, match="3 evaluation rows"):
+        task.prediction_summary(logits, rows[:3])

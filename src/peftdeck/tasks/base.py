@@ -226,5 +226,5 @@ class Task:
     def baseline(self, train_rows: Sequence[dict], eval_rows: Sequence[dict]) -> dict[str, Any] | None:
         return None
 
-    def prediction_summary(self, outputs) -> dict[str, Any] | None:
+    def prediction_summary(self, outputs, rows=None) -> dict[str, Any] | None:
         return None

@@ -299,8 +299,8 @@ class GenericTask(SentenceTask):
 
     # --- what the cell records ------------------------------------------------------------
 
-    def prediction_summary(self, outputs) -> dict[str, Any] | None:
-        summary = super().prediction_summary(outputs)
+    def prediction_summary(self, outputs, rows=None) -> dict[str, Any] | None:
+        summary = super().prediction_summary(outputs, rows)
         if summary is not None and self.label_names is not None:
             summary["labels"] = {str(i): name for i, name in enumerate(self.label_names)}
         return summary

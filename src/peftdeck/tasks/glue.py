@@ -237,14 +237,22 @@ class SentenceTask(Task):
         constant = np.full(truth.shape, majority)
         return {"majority_class": majority, **{m: LABEL_METRICS[m](truth, constant) for m in self.metrics}}
 
-    def prediction_summary(self, outputs) -> dict[str, Any] | None:
+    def prediction_summary(self, outputs, rows: Sequence[dict] | None = None) -> dict[str, Any] | None:
+        """Class shares of the predictions and whether one class took 99% of them; with the evaluation
+        `rows`, also `correct`: one character per row in evaluation order, "1" where the prediction is
+        right, so that runs of several seeds can be tested together on the same examples
+        (peftdeck.health.pooled_accuracy_test)."""
         if self.kind != "classification":
             return None
-        preds = self._predicted_classes(outputs)
+        preds = self._predicted_classes(outputs, None if rows is None else len(rows))
         counts = np.bincount(preds, minlength=self.num_labels)
         total = int(counts.sum())
         fractions = {str(c): (float(counts[c]) / total if total else 0.0) for c in range(self.num_labels)}
-        return {"class_fractions": fractions, "collapsed": bool(total) and max(fractions.values()) >= 0.99}
+        out: dict[str, Any] = {"class_fractions": fractions, "collapsed": bool(total) and max(fractions.values()) >= 0.99}
+        if rows is not None:
+            labels = np.asarray([int(r["label"]) for r in rows])
+            out["correct"] = "".join("1" if ok else "0" for ok in (preds == labels))
+        return out
 
 
 class ImdbTask(SentenceTask):
