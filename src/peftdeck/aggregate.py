@@ -77,6 +77,9 @@ def _row(experiment: str, cell: Cell, data: dict[str, Any], config: dict[str, An
     for m in METRICS:
         row[f"baseline_{m}"] = baseline.get(m, math.nan)
     row["collapsed"] = bool(predictions.get("collapsed", False))
+    # Which evaluation examples the run got right ("1"/"0" per example): seeds are tested together
+    # on them (peftdeck.health.pooled_accuracy_test). Kept out of cells.csv (see write_tables).
+    row["correct"] = predictions.get("correct") if isinstance(predictions.get("correct"), str) else None
     # Run health (peftdeck.health): learned / not_learned / collapsed / diverged, with its evidence.
     verdict = health.run_health(data)
     test, loss = verdict["test"] or {}, verdict["loss"]
@@ -367,7 +370,8 @@ def write_tables(df: pd.DataFrame, missing: list[dict[str, Any]], config: dict[s
     out.mkdir(parents=True, exist_ok=True)
     summary = build_summary(df, missing, config, config_path=config_path)
     tmp = out / ".cells.csv.tmp"
-    df.to_csv(tmp, index=False)
+    # Per-example correctness stays in the cells' own JSON: as a CSV field it is a number to a spreadsheet.
+    df.drop(columns=["correct"], errors="ignore").to_csv(tmp, index=False)
     tmp.replace(out / "cells.csv")
     write_json_atomic(out / "summary.json", summary)
     for name, text in markdown_tables(summary).items():

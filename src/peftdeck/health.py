@@ -14,6 +14,11 @@ Three verdicts, each computed here and nowhere else:
   correlation against 0 (Fisher's z with n - 3 degrees of freedom). Question answering has no
   constant baseline and is never "not learned" by this test.
 
+Several seeds of one setting are judged together where every run recorded which evaluation examples
+it got right (`pooled_accuracy_test`): the entry a table shows is their mean, and the test asks
+whether that mean, over the same examples, is above the majority rate. One seed alone may miss a
+small lead that three seeds together show (RTE's 277 dev pairs need 57.8% for one run to pass).
+
 A run that is any of these stays out of averages and claims; the deck says which and why.
 """
 from __future__ import annotations
@@ -22,6 +27,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 ALPHA = 0.05  # one-sided level of the "learned" test
+Z_ONE_SIDED = 1.6448536269514722  # the standard normal quantile at 1 - ALPHA
 DIVERGED_RATIO = 1.05  # final loss above this multiple of the starting loss: diverged
 STALLED_RATIO = 0.95  # final loss above this multiple of the starting loss: the loss barely moved
 
@@ -77,6 +83,42 @@ def correlation_test(r_pct: float, n: int) -> float:
     if n <= 3:
         return 1.0
     return normal_sf(math.atanh(r) * math.sqrt(n - 3))
+
+
+def pooled_accuracy_test(correct: Sequence[str], majority_pct: float) -> dict[str, Any] | None:
+    """One-sided test of several runs (seeds) of one setting together against the majority-class rate.
+
+    `correct` holds one string per run, one character per evaluation example in the same order, "1"
+    where the run was right (a cell's `predictions.correct`). Each example's share of runs that got it
+    right, c_i, is averaged into the runs' mean accuracy A; under "these runs are no better than the
+    majority class" the mean of the c_i is at most the majority rate p0, and with n examples drawn
+    from the task, z = (A - p0) / (sd(c) / sqrt(n)) is approximately standard normal (n >= 30). The
+    examples are the unit of sampling, so runs that agree on the same examples count as one piece of
+    evidence, not several; seeds that disagree make the mean steadier than any one run.
+
+    Returns {"test", "metric", "score", "against", "p_value", "learned", "runs", "n", "lower"}
+    (lower: the one-sided lower confidence bound of A at level 1 - ALPHA, in percent, above the
+    majority rate exactly when the test passes), or None with fewer than two runs, strings of
+    different lengths or other characters, or fewer than 30 examples.
+    """
+    runs = [str(c) for c in correct if isinstance(c, str) and c]
+    if len(runs) < 2 or len({len(c) for c in runs}) != 1 or len(runs[0]) < 30 or not _finite(majority_pct):
+        return None
+    if any(set(c) - {"0", "1"} for c in runs):
+        return None
+    n = len(runs[0])
+    share = [sum(c[i] == "1" for c in runs) / len(runs) for i in range(n)]
+    mean = sum(share) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in share) / (n - 1))
+    p0 = float(majority_pct) / 100.0
+    se = sd / math.sqrt(n)
+    if se > 0:
+        p = normal_sf((mean - p0) / se)
+    else:
+        p = 0.0 if mean > p0 else 1.0
+    return {"test": "pooled z", "metric": "accuracy", "score": 100.0 * mean, "against": float(majority_pct),
+            "p_value": p, "learned": p < ALPHA, "runs": len(runs), "n": n,
+            "lower": 100.0 * (mean - Z_ONE_SIDED * se)}
 
 
 def baseline_test(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None,

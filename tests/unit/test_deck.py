@@ -294,3 +294,27 @@ def test_a_task_with_its_own_schedule_is_named_on_the_setup_slide(tmp_path):
     setup = next(s for s in slides(md) if "# Part I — setup" in s)
     line = next(x for x in setup.splitlines() if x.startswith("- **Schedule:**"))
     assert line.startswith("- **Schedule:** 3 epochs; RTE: max(50 steps, 0.01 epochs' worth of steps) · ")
+
+
+def test_entries_learned_with_their_seeds_together_are_named(tmp_path):
+    summary = summary_for(tmp_path)
+    summary["glue"]["observations"].append({
+        "id": "learned_together", "supported": True,
+        "data": {"alpha": 0.05, "entries": [{"task": "rte", "method": "full_ft", "label": "Full FT", "score": 57.4,
+                                             "baseline": 52.7, "lower": 53.1, "p_value": 0.021, "runs": 3,
+                                             "n": 277, "runs_passed": 1}]}})
+    summary["glue"]["observations"].insert(0, {
+        "id": "tasks_near_baseline", "supported": True,
+        "data": {"alpha": 0.05, "pooled": True, "some_runs_learned": True,
+                 "tasks": [{"task": "mrpc", "best": 81.5, "best_label": "BitFit", "baseline": 81.2,
+                            "runs_learned": 1, "runs": 6}]}})
+    md = render(summary)
+    assert ("Learned with the seeds taken together, though not by every seed alone: Full FT on RTE (mean "
+            "accuracy 57.40 vs 52.70 for the majority class, at least 53.10 with 95% confidence; 3 seeds on "
+            "the same 277 examples, one-sided p = 0.02; 1 of 3 seeds passes alone). It counts in the averages "
+            "and claims.") in md
+    observations = next(s for s in slides(md) if s.lstrip().startswith("# Part I — observations"))
+    first = observations.split("1. ", 1)[1]
+    assert first.startswith("No method learned MRPC (best 81.50, BitFit, vs 81.20 for the majority class; 1 of 6 "
+                            "runs distinguishable from it alone): with each method's seeds tested together on "
+                            "the same examples (one-sided, 5%), none is distinguishable")

@@ -432,3 +432,54 @@ def test_storage_for_one_and_a_hundred_tasks():
     assert by["lora"]["tasks"] == {"1": 404.0, "100": 800.0}  # the base once, then 4 bytes a task
     assert by["lora"]["ratio"] == pytest.approx(0.01)
     assert s["has_storage"] and s["storage_base_model_bytes"] == 400.0
+
+
+def _right(start, stop, n=100):
+    return "".join("1" if start <= i < stop else "0" for i in range(n))
+
+
+def test_seeds_that_recorded_their_examples_are_judged_together():
+    # RTE on 100 examples against a 50% majority. Full FT's seeds at 60, 55 and 56 on partly
+    # different examples: only the first passes alone (P(X >= 60) = 0.028; 55 and 56: 0.18, 0.14),
+    # the three together do (mean 57.0, pooled p = 0.043). BitFit's seeds at 52 and 51 on the same
+    # examples: not learned either way. SST-2 carries no per-example record: each run alone decides.
+    spec = [("rte", "full_ft", "full_ft", 60.0, {"seed": 1, "correct": _right(0, 60)}),
+            ("rte", "full_ft", "full_ft", 55.0, {"seed": 2, "correct": _right(10, 65)}),
+            ("rte", "full_ft", "full_ft", 56.0, {"seed": 3, "correct": _right(20, 76)}),
+            ("rte", "bitfit", "bitfit", 52.0, {"seed": 1, "correct": _right(0, 52)}),
+            ("rte", "bitfit", "bitfit", 51.0, {"seed": 2, "correct": _right(0, 51)}),
+            ("rte", "bitfit", "bitfit", 51.0, {"seed": 3, "correct": _right(0, 51)}),
+            ("sst2", "full_ft", "full_ft", 80.0, {"seed": 1}), ("sst2", "full_ft", "full_ft", 81.0, {"seed": 2}),
+            ("sst2", "full_ft", "full_ft", 80.0, {"seed": 3}),
+            ("sst2", "bitfit", "bitfit", 76.0, {"seed": 1}), ("sst2", "bitfit", "bitfit", 77.0, {"seed": 2}),
+            ("sst2", "bitfit", "bitfit", 55.0, {"seed": 3})]
+    s = F.methods_summary(rows(spec))
+    by = {m["method"]: m for m in s["methods"]}
+    ft, bf = by["full_ft"]["scores"]["rte"], by["bitfit"]["scores"]["rte"]
+    assert ft["pooled_test"]["p_value"] == pytest.approx(0.0433, abs=1e-4)
+    assert not ft["not_learned"] and ft["status"] == "learned" and ft["n_not_learned"] == 2
+    assert bf["pooled_test"]["p_value"] > 0.3 and bf["not_learned"]
+    # SST-2 BitFit: seed 3 at 55 fails alone (P(X >= 55) = 0.18) and there is no pooled test.
+    assert "pooled_test" not in by["bitfit"]["scores"]["sst2"] and by["bitfit"]["scores"]["sst2"]["not_learned"]
+    assert by["full_ft"]["not_learned_tasks"] == [] and by["bitfit"]["not_learned_tasks"] == ["rte", "sst2"]
+    # RTE is learned (by Full FT), so it is not a task near the baseline; the deck says on what evidence.
+    near = obs(s, "tasks_near_baseline")[0]
+    assert not near["supported"] and near["data"]["tasks"] == []
+    together = obs(s, "learned_together")[0]
+    assert together["supported"]
+    (entry,) = together["data"]["entries"]
+    assert (entry["task"], entry["method"], entry["runs"], entry["runs_passed"]) == ("rte", "full_ft", 3, 1)
+    assert entry["score"] == pytest.approx(57.0) and entry["lower"] > 50.0
+    # Full FT's seeds that failed alone are no longer listed as left out; BitFit's are.
+    left_out = {(r["task"], r["method"], r["seed"]) for r in s["not_learned_runs"]}
+    assert not any(m == "full_ft" for _, m, _ in left_out)
+    assert {("rte", "bitfit", 1), ("rte", "bitfit", 2), ("rte", "bitfit", 3), ("sst2", "bitfit", 3)} == left_out
+
+
+def test_a_collapsed_seed_still_rules_out_a_pooled_entry():
+    spec = [("rte", "full_ft", "full_ft", 60.0, {"seed": 1, "correct": _right(0, 60)}),
+            ("rte", "full_ft", "full_ft", 58.0, {"seed": 2, "correct": _right(30, 88)}),
+            ("rte", "full_ft", "full_ft", 50.0, {"seed": 3, "correct": _right(0, 50), "collapsed": True})]
+    entry = F.methods_summary(rows(spec))["methods"][0]["scores"]["rte"]
+    assert entry["pooled_test"]["learned"]  # the test alone would pass
+    assert entry["collapsed"] and entry["status"] == "collapsed" and entry["not_learned"]

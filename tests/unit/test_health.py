@@ -97,3 +97,45 @@ def test_a_real_run_at_an_absurd_learning_rate_is_called_diverged(tmp_path):
     verdict = H.run_health(result)
     assert verdict["status"] == "diverged"
     assert verdict["loss"]["start"] < 1.0 and (verdict["loss"]["end"] is None or verdict["loss"]["end"] > 10.0)
+
+
+def _right(start, stop, n=100):
+    """A run's per-example correctness: right on examples start..stop-1 of n."""
+    return "".join("1" if start <= i < stop else "0" for i in range(n))
+
+
+def test_pooled_accuracy_test_by_hand():
+    # Two seeds on 100 examples, right on the first 60 and the first 56: each example's share of
+    # right seeds is 1 (56 examples), 0.5 (4) or 0 (40); mean 0.58; the squared deviations sum to
+    # 56 * 0.42^2 + 4 * 0.08^2 + 40 * 0.58^2 = 23.36, so sd = sqrt(23.36 / 99) = 0.48576 and
+    # z = 0.08 / (0.48576 / 10) = 1.6469: P(Z >= z) = 0.0498, just under 5%.
+    test = H.pooled_accuracy_test([_right(0, 60), _right(0, 56)], 50.0)
+    assert test["score"] == pytest.approx(58.0)
+    assert test["p_value"] == pytest.approx(H.normal_sf(0.08 / (math.sqrt(23.36 / 99) / 10)))
+    assert test["p_value"] == pytest.approx(0.0498, abs=1e-4) and test["learned"]
+    assert (test["runs"], test["n"], test["against"]) == (2, 100, 50.0)
+    # The one-sided lower bound is above the majority rate exactly when the test passes.
+    assert test["lower"] == pytest.approx(58.0 - H.Z_ONE_SIDED * 100 * math.sqrt(23.36 / 99) / 10)
+    assert test["lower"] > 50.0
+    # Seeds at 52 and 51: far from it.
+    low = H.pooled_accuracy_test([_right(0, 52), _right(0, 51)], 50.0)
+    assert not low["learned"] and low["p_value"] > 0.3 and low["lower"] < 50.0
+
+
+def test_pooled_test_counts_examples_not_runs():
+    # Three seeds at 58 of 100 each. Right on the same 58 examples, they are one piece of evidence
+    # (about what one run at 58 gives: p = 0.053 here, 0.067 by the exact binomial test); right on
+    # different examples, their mean is steadier and clearly above 50%.
+    same = H.pooled_accuracy_test([_right(0, 58)] * 3, 50.0)
+    spread = H.pooled_accuracy_test([_right(0, 58), _right(21, 79), _right(42, 100)], 50.0)
+    assert same["score"] == pytest.approx(58.0) and spread["score"] == pytest.approx(58.0)
+    assert not same["learned"] and same["p_value"] == pytest.approx(0.0534, abs=5e-4)
+    assert spread["learned"] and spread["p_value"] < 0.001
+
+
+def test_pooled_test_needs_comparable_runs():
+    assert H.pooled_accuracy_test([_right(0, 60)], 50.0) is None  # one run: the run's own test
+    assert H.pooled_accuracy_test([_right(0, 60), _right(0, 60, n=99)], 50.0) is None  # other examples
+    assert H.pooled_accuracy_test([_right(0, 60), "2" * 100], 50.0) is None
+    assert H.pooled_accuracy_test([_right(0, 20, n=29)] * 2, 50.0) is None  # too few for the normal law
+    assert H.pooled_accuracy_test([_right(0, 60), None], 50.0) is None

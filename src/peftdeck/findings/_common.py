@@ -185,6 +185,15 @@ def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
     entry["not_learned"] = bool(entry["n_not_learned"] > 0)
     entry["diverged"] = bool(entry["n_diverged"] > 0)
     entry["status"] = next((k for k in ("diverged", "collapsed", "not_learned") if (status == k).any()), "learned")
+    # Several seeds that recorded which examples they got right are judged together: the entry is
+    # their mean, and the pooled test asks whether that mean beats the majority rate on the same
+    # examples. A diverged or collapsed run still rules the entry out.
+    pooled = pooled_test(present)
+    if pooled is not None:
+        entry["pooled_test"] = pooled
+        if not status.isin(["diverged", "collapsed"]).any():
+            entry["not_learned"] = not pooled["learned"]
+            entry["status"] = "learned" if pooled["learned"] else "not_learned"
     if "baseline_p" in present.columns and present["baseline_p"].notna().any():
         entry["baseline_p"] = float(present["baseline_p"].max())
     for col in ("loss_start", "loss_end"):
@@ -203,6 +212,20 @@ def score_entry(rows: pd.DataFrame) -> dict[str, Any]:
         if col in present.columns:
             entry[col] = mean_std(present[col])["mean"]
     return entry
+
+
+def pooled_test(present: pd.DataFrame) -> dict[str, Any] | None:
+    """peftdeck.health.pooled_accuracy_test over the runs of one entry, where each of at least two
+    runs recorded its per-example correctness on the same examples and the task has a majority rate."""
+    if len(present) < 2 or "correct" not in present.columns or "baseline_accuracy" not in present.columns:
+        return None
+    correct = list(present["correct"])
+    if not all(isinstance(c, str) and c for c in correct):
+        return None
+    majority = mean_std(present["baseline_accuracy"])["mean"]
+    if majority is None:
+        return None
+    return health.pooled_accuracy_test(correct, majority)
 
 
 def seed_scores(rows: pd.DataFrame, column: str = "primary") -> dict[str, float]:

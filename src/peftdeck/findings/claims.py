@@ -51,9 +51,18 @@ def observations(s: dict[str, Any]) -> list[dict[str, Any]]:
         (best, best_label), (passed, runs) = top_any(t), run_counts(t)
         near.append({"task": t, "best": best, "best_label": best_label, "baseline": baseline(t),
                      "runs_learned": passed, "runs": runs})
+    pooled_on = {t for t in near_baseline
+                 if any((r["scores"].get(t) or {}).get("pooled_test") for r in s["methods"])}
     out.append({"id": "tasks_near_baseline", "supported": bool(near_baseline),
                 "data": {"alpha": s.get("alpha", health.ALPHA), "tasks": near,
-                         "some_runs_learned": any(x["runs_learned"] for x in near)}})
+                         "some_runs_learned": any(x["runs_learned"] for x in near),
+                         "pooled": bool(pooled_on) and pooled_on == set(near_baseline)}})
+
+    # Entries whose seeds together beat the baseline although some seed alone did not: they count,
+    # and the deck says on what evidence.
+    together = s.get("learned_together") or []
+    out.append({"id": "learned_together", "supported": bool(together),
+                "data": {"alpha": s.get("alpha", health.ALPHA), "entries": together}})
 
     # 1. Does the reference win every task? Only tasks where a comparison means something count: at
     #    least one other method did not collapse, and the best score clears the majority baseline.

@@ -205,7 +205,7 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
             "n_eval": mean_std(rows["n_eval"])["mean"] if "n_eval" in rows else None,
             "best": best[t], "spread": spread[t],
         }
-    failed_runs = _failed_runs(present, baselines)
+    failed_runs = _failed_runs(present, baselines, table)
     memory_kinds = _ordered_unique(present["memory_kind"].dropna()) if "memory_kind" in present else []
     summary = {
         "reference": reference, "reference_label": labels.get(reference) if reference else None,
@@ -213,6 +213,8 @@ def methods_summary(df: pd.DataFrame) -> dict[str, Any] | None:
         "memory_kinds": memory_kinds,
         "not_learned_runs": [r for r in failed_runs if r["status"] != "diverged"],
         "diverged_runs": [r for r in failed_runs if r["status"] == "diverged"],
+        "learned_together": _pooled_entries(table, labels),
+        "pooled_tests": any(e.get("pooled_test") for entries in table.values() for e in entries.values()),
         "loss_curves": loss_curves(present, tasks, methods),
         # Which marks the results table needs: an entry's worst run status, over every entry.
         "run_flags": {k: any((table[t].get(m) or {}).get("status") == k for t in tasks for m in methods)
@@ -251,12 +253,33 @@ def _primary_baseline(rows: pd.DataFrame) -> float | None:
     return mean_std(rows[col])["mean"] if col in rows.columns and rows[col].notna().any() else None
 
 
-def _failed_runs(present: pd.DataFrame, baselines: Mapping[str, float | None]) -> list[dict[str, Any]]:
+def _pooled_entries(table: dict[str, dict[str, dict[str, Any]]], labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Entries the pooled test of their seeds counts as learned although some seed alone did not
+    pass (peftdeck.health.pooled_accuracy_test), with both pieces of evidence."""
+    out = []
+    for task, entries in table.items():
+        for method, e in entries.items():
+            test = e.get("pooled_test")
+            if not test or not _learned(e) or not e.get("n_not_learned"):
+                continue
+            out.append({"task": task, "method": method, "label": labels.get(method, method),
+                        "score": test["score"], "baseline": test["against"], "p_value": test["p_value"],
+                        "lower": test["lower"], "runs": test["runs"], "n": test["n"],
+                        "runs_passed": int(e["n"]) - int(e["n_not_learned"]), "primary_mean": e.get("mean")})
+    return out
+
+
+def _failed_runs(present: pd.DataFrame, baselines: Mapping[str, float | None],
+                 table: dict[str, dict[str, dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     """Every run that diverged, collapsed or did not learn, with its evidence (score against the
-    baseline, the test's p-value, the training loss at the start and the end)."""
+    baseline, the test's p-value, the training loss at the start and the end). A run that did not
+    pass alone is left out where its entry's seeds together passed (`_pooled_entries` names those)."""
     out = []
     status = _status_series(present)
     for idx, r in present[status != "learned"].iterrows():
+        entry = ((table or {}).get(r["task"]) or {}).get(r["method"]) or {}
+        if status[idx] == "not_learned" and entry.get("pooled_test") and _learned(entry):
+            continue
         test = _row_test(r) or {}
         p_value = r.get("baseline_p") if _finite(r.get("baseline_p")) else test.get("p_value")
         out.append({"task": r["task"], "method": r["method"], "label": r["method_label"],
