@@ -10,7 +10,7 @@ def conclusions(glue: dict[str, Any] | None, squad: dict[str, Any] | None, grid:
     """The supported claims of every section, for the conclusions and summary slides."""
     out: list[dict[str, Any]] = []
     if glue:
-        order = ("tasks_near_baseline", "closest_to_reference", "matches_or_beats_reference",
+        order = ("tasks_near_baseline", "learned_together", "closest_to_reference", "matches_or_beats_reference",
                  "pct_of_reference_range", "memory_savings", "memory_not_lower", "not_learned_runs", "diverged_runs",
                  "fewest_parameters")
         for key in order:
