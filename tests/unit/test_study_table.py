@@ -36,3 +36,21 @@ def test_two_seeds_give_no_interval():
     df = pd.DataFrame(rows("full_ft", "full_ft", "Full FT", [80.0, 84.0]))
     line = study_table.table(df, "glue").splitlines()[2]
     assert "| n/a |" in line and "| no |" in line
+
+
+def test_seeds_together_read_from_the_cells(tmp_path):
+    import json
+
+    # Two seeds on 100 examples, right on the first 60 and the first 56 (pooled p = 0.0498 by hand,
+    # tests/unit/test_health.py); a third method whose cells carry no per-example record.
+    spec = rows("full_ft", "full_ft", "Full FT", [60.0, 56.0]) + rows("bitfit", "bitfit", "BitFit", [55.0, 54.0])
+    for i, r in enumerate(spec):
+        r["path"] = f"runs/{i}/metrics.json"
+        cell = tmp_path / r["path"]
+        cell.parent.mkdir(parents=True)
+        right = (60, 56)[i] if i < 2 else None
+        pred = {"correct": "1" * right + "0" * (100 - right)} if right else {}
+        cell.write_text(json.dumps({"predictions": pred}))
+    lines = study_table.table(pd.DataFrame(spec), "glue", tmp_path).splitlines()
+    assert lines[0].endswith("| seeds together: p |")
+    assert lines[2].endswith("| 0.05 |") and lines[3].endswith("| n/a |")

@@ -7,28 +7,50 @@ its sample standard deviation and a 95% bootstrap interval of the mean (peftdeck
 majority-class baseline on the same evaluation split, whether the interval excludes the baseline, the
 share of Full FT's gain over the baseline the method keeps, and how many seeds the run-health test
 (peftdeck.health) counts as learned, with the largest one-sided p-value of a seed against the
-baseline (MRPC is tested on accuracy). docs/results-cpu.md is written from its output.
+baseline (MRPC is tested on accuracy), and the one-sided p-value of the seeds tested together on
+the same examples (peftdeck.health.pooled_accuracy_test; read from each cell's JSON, found by the
+`path` column under --root; "n/a" where a cell has no per-example record).
+docs/results-cpu.md is written from its output.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+from pathlib import Path
 
 import pandas as pd
 
+from peftdeck import health
 from peftdeck.findings.stats import bootstrap_mean_ci
 
 REFERENCE_KINDS = ("full_ft",)
 
 
-def table(df: pd.DataFrame, experiment: str) -> str:
+def pooled_p(m: pd.DataFrame, root: Path | None) -> float:
+    """The seeds' pooled test against the majority rate, from the cells' per-example records."""
+    if root is None or "path" not in m or "baseline_accuracy" not in m or len(m) < 2:
+        return math.nan
+    correct = []
+    for path in m["path"]:
+        try:
+            data = json.loads((root / str(path)).read_text())
+        except (OSError, ValueError):
+            return math.nan
+        correct.append((data.get("predictions") or {}).get("correct"))
+    test = health.pooled_accuracy_test(correct, float(m["baseline_accuracy"].iloc[0]))
+    return test["p_value"] if test else math.nan
+
+
+def table(df: pd.DataFrame, experiment: str, root: Path | None = None) -> str:
     rows = df[(df["experiment"] == experiment) & (df["status"].notna())]
     if rows.empty:
         raise SystemExit(f"no results for experiment {experiment!r}; experiments here: "
                          f"{', '.join(sorted(df['experiment'].unique()))}")
     out = ["| task | method | lr (batch) | score: mean ± sd | 95% interval | majority | interval above it | "
-           "gain kept | seeds learned | largest p vs majority |", "|---|---|---|---|---|---|:---:|---:|---:|---:|"]
+           "gain kept | seeds learned | largest p vs majority | seeds together: p |",
+           "|---|---|---|---|---|---|:---:|---:|---:|---:|---:|"]
     for task in dict.fromkeys(rows["task"]):
         t = rows[rows["task"] == task]
         metric = t["primary_metric"].iloc[0]
@@ -49,8 +71,11 @@ def table(df: pd.DataFrame, experiment: str) -> str:
             p = m["baseline_p"].max() if "baseline_p" in m else math.nan
             gain_text = f"{gain:.0f}%" if gain == gain else "n/a"
             p_text = f"{p:.2g}" if p == p else "n/a"
+            together = pooled_p(m, root)
+            together_text = f"{together:.2g}" if together == together else "n/a"
             out.append(f"| {task} | {m['method_label'].iloc[0]} | {setting} | {metric} {mean:.1f} ± {sd:.1f} | "
-                       f"{interval} | {base:.1f} | {above} | {gain_text} | {learned} of {len(scores)} | {p_text} |")
+                       f"{interval} | {base:.1f} | {above} | {gain_text} | {learned} of {len(scores)} | {p_text} | "
+                       f"{together_text} |")
     return "\n".join(out)
 
 
@@ -58,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cells_csv")
     ap.add_argument("--experiment", default="glue")
+    ap.add_argument("--root", default=".", help="folder the `path` column is relative to (the study's checkout)")
     args = ap.parse_args(argv)
-    print(table(pd.read_csv(args.cells_csv), args.experiment))
+    print(table(pd.read_csv(args.cells_csv), args.experiment, Path(args.root)))
     return 0
 
 
