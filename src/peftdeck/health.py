@@ -101,7 +101,9 @@ def pooled_accuracy_test(correct: Sequence[str], majority_pct: float) -> dict[st
     majority rate exactly when the test passes), or None with fewer than two runs, strings of
     different lengths or other characters, or fewer than 30 examples.
     """
-    runs = [str(c) for c in correct if isinstance(c, str) and c]
+    if not all(isinstance(c, str) and c for c in correct):
+        return None  # a run without its record: the runs cannot be judged together
+    runs = list(correct)
     if len(runs) < 2 or len({len(c) for c in runs}) != 1 or len(runs[0]) < 30 or not _finite(majority_pct):
         return None
     if any(set(c) - {"0", "1"} for c in runs):

@@ -139,3 +139,4 @@ def test_pooled_test_needs_comparable_runs():
     assert H.pooled_accuracy_test([_right(0, 60), "2" * 100], 50.0) is None
     assert H.pooled_accuracy_test([_right(0, 20, n=29)] * 2, 50.0) is None  # too few for the normal law
     assert H.pooled_accuracy_test([_right(0, 60), None], 50.0) is None
+    assert H.pooled_accuracy_test([_right(0, 60), _right(0, 60), None], 50.0) is None  # not two of three
