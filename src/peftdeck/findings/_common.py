@@ -219,13 +219,10 @@ def pooled_test(present: pd.DataFrame) -> dict[str, Any] | None:
     runs recorded its per-example correctness on the same examples and the task has a majority rate."""
     if len(present) < 2 or "correct" not in present.columns or "baseline_accuracy" not in present.columns:
         return None
-    correct = list(present["correct"])
-    if not all(isinstance(c, str) and c for c in correct):
-        return None
     majority = mean_std(present["baseline_accuracy"])["mean"]
     if majority is None:
         return None
-    return health.pooled_accuracy_test(correct, majority)
+    return health.pooled_accuracy_test(list(present["correct"]), majority)  # None where a run has no record
 
 
 def seed_scores(rows: pd.DataFrame, column: str = "primary") -> dict[str, float]:

@@ -265,7 +265,7 @@ def _pooled_entries(table: dict[str, dict[str, dict[str, Any]]], labels: Mapping
             out.append({"task": task, "method": method, "label": labels.get(method, method),
                         "score": test["score"], "baseline": test["against"], "p_value": test["p_value"],
                         "lower": test["lower"], "runs": test["runs"], "n": test["n"],
-                        "runs_passed": int(e["n"]) - int(e["n_not_learned"]), "primary_mean": e.get("mean")})
+                        "runs_passed": int(e["n"]) - int(e["n_not_learned"])})
     return out
 
 
