@@ -131,7 +131,8 @@ def _pooled(model, model_spec: dict[str, Any], task):
     """A classification model with the configured pooling (`peftdeck.pooling`); QA heads read every token."""
     from .pooling import apply_pooling
 
-    return model if task.kind == "qa" else apply_pooling(model, model_spec.get("pooling", "cls"))
+    return model if task.kind == "qa" else apply_pooling(model, model_spec.get("pooling", "cls"),
+                                                         pair=bool(getattr(task, "pair", False)))
 
 
 # --- data ------------------------------------------------------------------------------------

@@ -52,7 +52,11 @@ def prompt_tuning(model, task_kind, options):
         modules_to_save=head_prefixes(model),
         **kwargs,
     )
-    return get_peft_model(model, cfg)
+    from ..pooling import exclude_prompt
+
+    wrapped = get_peft_model(model, cfg)
+    exclude_prompt(wrapped, cfg.num_virtual_tokens)  # a pair's sentence means leave the prompt out
+    return wrapped
 
 
 # Lester et al. (2021) train T5 prompts at 0.3 (Adafactor); prompts need far larger steps than weights.
