@@ -48,6 +48,29 @@ def test_runs_on_a_tiny_model_and_prints_every_view(tmp_path):
         assert any(line.startswith(view) and "probe accuracy" in line for line in out.stdout.splitlines())
 
 
+def test_a_pair_task_adds_the_pair_views(tmp_path):
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = ["ann", "bob", "paid", "sold", "car", "boat"]
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    model_dir = tmp_path / "model"
+    BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(model_dir)
+    BertModel(BertConfig(vocab_size=11, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(model_dir)
+    data = tmp_path / "mrpc"
+    data.mkdir()
+    for split, n in (("train", 30), ("dev", 10)):
+        rows = [f"{i % 2}\t{i}\t{i + 100}\tann sold car\t{'ann sold car' if i % 2 else 'bob paid boat'}"
+                for i in range(n)]
+        (data / f"{split}.tsv").write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "\n".join(rows) + "\n")
+    out = subprocess.run([sys.executable, str(SCRIPT), "--model", str(model_dir), "--data", str(data),
+                          "--task", "mrpc", "--train-size", "30"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "30 train / 10 dev pairs; majority-class baseline 50.0%" in out.stdout
+    printed = {line.split()[0] for line in out.stdout.splitlines()[1:]}
+    assert printed == {"cls", "pooler", "mean", "pair", "apart"}
+
+
 @pytest.mark.parametrize("what", ["data", "model"])
 def test_missing_inputs_are_named(tmp_path, what):
     data, model = tmp_path / "data", tmp_path / "model"

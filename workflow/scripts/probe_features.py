@@ -6,10 +6,15 @@ Methods that keep the encoder frozen and train a [CLS]-based head (BitFit, LoRA,
 lesser degree) start from the first two; a large gap to the third means the checkpoint's [CLS] was
 not trained to summarise a sentence.
 
-    python workflow/scripts/probe_features.py --model <model folder> --data <folder with train.tsv, dev.tsv> \
-        [--train-size 500] [--seed 42]
+For a sentence-pair task (`--task mrpc` or `rte`) the pair is encoded in one pass, as the cells do,
+and two more views are probed: `pair` (u, v, |u - v|) of the two sentences' token means, what
+`model.pooling: pair_mean` reads, and `apart` (u, v, |u - v|) with each sentence encoded alone,
+as a sentence-embedding model is used.
 
-The data folder holds GLUE SST-2-style TSVs (header, sentence, label). Prints one line per view.
+    python workflow/scripts/probe_features.py --model <model folder> --data <folder with train.tsv, dev.tsv> \
+        [--task sst2|mrpc|rte] [--train-size 500] [--seed 42]
+
+The data folder holds the task's GLUE TSVs (as peftdeck reads them). Prints one line per view.
 """
 from __future__ import annotations
 
@@ -20,25 +25,48 @@ import sys
 from pathlib import Path
 
 
-def read_tsv(path: Path) -> tuple[list[str], list[int]]:
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-    return [r[0] for r in rows], [int(r[1]) for r in rows]
+def read_tsv(path: Path, task: str = "sst2") -> tuple[list[tuple[str, str | None]], list[int]]:
+    """(text, second text or None) and the label of every row, read as the task's cells read it."""
+    if task == "sst2":
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+        return [(r[0], None) for r in rows], [int(r[1]) for r in rows]
+    from peftdeck.tasks import get_task
+
+    rows = get_task(task).read_file(path)
+    return [(r["text_a"], r["text_b"]) for r in rows], [int(r["label"]) for r in rows]
 
 
-def features(model, tokenizer, texts: list[str], max_length: int):
+def _means(hidden, weights):
+    return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+def features(model, tokenizer, texts: list[tuple[str, str | None]], max_length: int):
     import torch
 
-    views: dict[str, list] = {"cls": [], "pooler": [], "mean": []}
+    pair = texts[0][1] is not None
+    views: dict[str, list] = {"cls": [], "pooler": [], "mean": [], **({"pair": [], "apart": []} if pair else {})}
     with torch.no_grad():
         for i in range(0, len(texts), 64):
-            batch = tokenizer(texts[i:i + 64], padding=True, truncation=True, max_length=max_length,
+            chunk = texts[i:i + 64]
+            firsts = [a for a, _ in chunk]
+            seconds = [b for _, b in chunk] if pair else None
+            batch = tokenizer(firsts, seconds, padding=True, truncation=True, max_length=max_length,
                               return_tensors="pt")
             out = model(**batch)
             mask = batch["attention_mask"].unsqueeze(-1).float()
             views["cls"].append(out.last_hidden_state[:, 0])
             views["pooler"].append(out.pooler_output)
-            views["mean"].append((out.last_hidden_state * mask).sum(1) / mask.sum(1))
+            views["mean"].append(_means(out.last_hidden_state, mask))
+            if pair:
+                second = batch["token_type_ids"].unsqueeze(-1).float() * mask
+                u, v = _means(out.last_hidden_state, mask - second), _means(out.last_hidden_state, second)
+                views["pair"].append(torch.cat([u, v, (u - v).abs()], 1))
+                alone = []
+                for side in (firsts, seconds):
+                    enc = tokenizer(side, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+                    alone.append(_means(model(**enc).last_hidden_state, enc["attention_mask"].unsqueeze(-1).float()))
+                views["apart"].append(torch.cat([alone[0], alone[1], (alone[0] - alone[1]).abs()], 1))
     return {k: torch.cat(v) for k, v in views.items()}
 
 
@@ -69,14 +97,15 @@ def probe_accuracy(x_train, y_train, x_dev, y_dev, l2: float = 1e-3) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, type=Path, help="Hugging Face model folder (BERT family)")
-    parser.add_argument("--data", required=True, type=Path, help="folder with train.tsv and dev.tsv (SST-2 format)")
+    parser.add_argument("--data", required=True, type=Path, help="folder with the task's train.tsv and dev.tsv")
+    parser.add_argument("--task", choices=("sst2", "mrpc", "rte"), default="sst2", help="the files' GLUE layout")
     parser.add_argument("--train-size", type=int, default=500)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--max-length", type=int, default=128)
     args = parser.parse_args(argv)
     for name in ("train.tsv", "dev.tsv"):
         if not (args.data / name).is_file():
-            parser.error(f"--data: {args.data / name} not found; point --data at an SST-2-style folder")
+            parser.error(f"--data: {args.data / name} not found; point --data at the task's GLUE folder")
     if not (args.model / "config.json").is_file():
         parser.error(f"--model: {args.model / 'config.json'} not found; point --model at a model folder")
 
@@ -86,16 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     model = BertModel.from_pretrained(args.model).eval()
-    train_x, train_y = read_tsv(args.data / "train.tsv")
-    dev_x, dev_y = read_tsv(args.data / "dev.tsv")
+    train_x, train_y = read_tsv(args.data / "train.tsv", args.task)
+    dev_x, dev_y = read_tsv(args.data / "dev.tsv", args.task)
     pick = random.Random(args.seed).sample(range(len(train_x)), min(args.train_size, len(train_x)))
     train_x, train_y = [train_x[i] for i in pick], [train_y[i] for i in pick]
     ft = features(model, tokenizer, train_x, args.max_length)
     fd = features(model, tokenizer, dev_x, args.max_length)
     majority = max(set(train_y), key=train_y.count)
-    print(f"{len(train_x)} train / {len(dev_x)} dev sentences; majority-class baseline "
-          f"{100.0 * dev_y.count(majority) / len(dev_y):.1f}%")
-    for view in ("cls", "pooler", "mean"):
+    print(f"{len(train_x)} train / {len(dev_x)} dev {'pairs' if train_x[0][1] is not None else 'sentences'}; "
+          f"majority-class baseline {100.0 * dev_y.count(majority) / len(dev_y):.1f}%")
+    for view in fd:
         spread = float((fd[view] - fd[view].mean(0)).norm(dim=1).mean() / fd[view].mean(0).norm())
         acc = probe_accuracy(ft[view], train_y, fd[view], dev_y)
         print(f"{view:7s} probe accuracy {acc:5.1f}%   spread across sentences {spread:.3f} of the mean vector's norm")
