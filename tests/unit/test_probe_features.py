@@ -26,15 +26,20 @@ def test_probe_separates_informative_features_and_not_noise():
     assert probe.probe_accuracy(noise[:300], labels[:300], noise[300:], labels[300:]) < 70
 
 
-def test_runs_on_a_tiny_model_and_prints_every_view(tmp_path):
+def tiny_model(tmp_path: Path, words: list[str]) -> Path:
+    """A one-layer BERT with a tokenizer over `words`, saved as a model folder."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    words = ["good", "bad", "film", "plot", "great", "dull"]
     (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
     model_dir = tmp_path / "model"
     BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(model_dir)
-    BertModel(BertConfig(vocab_size=11, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+    BertModel(BertConfig(vocab_size=5 + len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                          intermediate_size=32)).save_pretrained(model_dir)
+    return model_dir
+
+
+def test_runs_on_a_tiny_model_and_prints_every_view(tmp_path):
+    model_dir = tiny_model(tmp_path, ["good", "bad", "film", "plot", "great", "dull"])
     data = tmp_path / "sst2"
     data.mkdir()
     for split, n in (("train", 40), ("dev", 20)):
@@ -49,14 +54,7 @@ def test_runs_on_a_tiny_model_and_prints_every_view(tmp_path):
 
 
 def test_a_pair_task_adds_the_pair_views(tmp_path):
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    words = ["ann", "bob", "paid", "sold", "car", "boat"]
-    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    model_dir = tmp_path / "model"
-    BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(model_dir)
-    BertModel(BertConfig(vocab_size=11, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32)).save_pretrained(model_dir)
+    model_dir = tiny_model(tmp_path, ["ann", "bob", "paid", "sold", "car", "boat"])
     data = tmp_path / "mrpc"
     data.mkdir()
     for split, n in (("train", 30), ("dev", 10)):
