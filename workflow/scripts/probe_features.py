@@ -19,7 +19,6 @@ The data folder holds the task's GLUE TSVs (as peftdeck reads them). Prints one 
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import sys
 from pathlib import Path
@@ -27,23 +26,22 @@ from pathlib import Path
 
 def read_tsv(path: Path, task: str = "sst2") -> tuple[list[tuple[str, str | None]], list[int]]:
     """(text, second text or None) and the label of every row, read as the task's cells read it."""
-    if task == "sst2":
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-        return [(r[0], None) for r in rows], [int(r[1]) for r in rows]
     from peftdeck.tasks import get_task
 
     rows = get_task(task).read_file(path)
     return [(r["text_a"], r["text_b"]) for r in rows], [int(r["label"]) for r in rows]
 
 
-def _means(hidden, weights):
-    return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-
-
 def features(model, tokenizer, texts: list[tuple[str, str | None]], max_length: int):
+    """Each view of every text; `mean` and `pair` are what `model.pooling` gives a classification head."""
     import torch
+    from peftdeck.pooling import MeanPooler, PairMeanPooler
 
+    def pooled(pooler, enc, hidden):
+        pooler.mask, pooler.types = enc["attention_mask"], enc.get("token_type_ids")
+        return pooler(hidden)
+
+    mean, pair_mean = MeanPooler(), PairMeanPooler()
     pair = texts[0][1] is not None
     views: dict[str, list] = {"cls": [], "pooler": [], "mean": [], **({"pair": [], "apart": []} if pair else {})}
     with torch.no_grad():
@@ -54,19 +52,15 @@ def features(model, tokenizer, texts: list[tuple[str, str | None]], max_length: 
             batch = tokenizer(firsts, seconds, padding=True, truncation=True, max_length=max_length,
                               return_tensors="pt")
             out = model(**batch)
-            mask = batch["attention_mask"].unsqueeze(-1).float()
             views["cls"].append(out.last_hidden_state[:, 0])
             views["pooler"].append(out.pooler_output)
-            views["mean"].append(_means(out.last_hidden_state, mask))
+            views["mean"].append(pooled(mean, batch, out.last_hidden_state))
             if pair:
-                second = batch["token_type_ids"].unsqueeze(-1).float() * mask
-                u, v = _means(out.last_hidden_state, mask - second), _means(out.last_hidden_state, second)
-                views["pair"].append(torch.cat([u, v, (u - v).abs()], 1))
-                alone = []
-                for side in (firsts, seconds):
-                    enc = tokenizer(side, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-                    alone.append(_means(model(**enc).last_hidden_state, enc["attention_mask"].unsqueeze(-1).float()))
-                views["apart"].append(torch.cat([alone[0], alone[1], (alone[0] - alone[1]).abs()], 1))
+                views["pair"].append(pooled(pair_mean, batch, out.last_hidden_state))
+                u, v = (pooled(mean, enc, model(**enc).last_hidden_state)
+                        for enc in (tokenizer(side, padding=True, truncation=True, max_length=max_length,
+                                              return_tensors="pt") for side in (firsts, seconds)))
+                views["apart"].append(torch.cat([u, v, (u - v).abs()], 1))
     return {k: torch.cat(v) for k, v in views.items()}
 
 
